@@ -1,0 +1,317 @@
+"""Checks of monitored routes: claim the due ones, ask RegioJet, and record what came back.
+
+A sweep claims due routes in the database with a conditional UPDATE, so two schedulers running at
+once never both queue the same check. Monitored routes that share a connection key (same RegioJet
+route, segment and tariffs, different seat classes) are claimed and checked together with one
+request, and keep the same planned check times from then on.
+"""
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pony.orm import db_session
+
+from availability import Offer, find_offers
+from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db
+from regiojet_client import PermanentRegioJetError, RegioJetClient, SoldOutError, TemporaryRegioJetError
+
+logger = logging.getLogger(__name__)
+
+# A claim outlives the sweep window by this much; a check whose task was lost (worker killed,
+# queue emptied) becomes due again once its claim has lapsed.
+CLAIM_GRACE = timedelta(seconds=90)
+
+# Backoff after temporary RegioJet failures: 5 s doubling per failure, at most 5 minutes, with
+# jitter so that routes failing together do not retry together.
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 300.0
+
+# A route whose checks have failed without a break for this long is marked failed.
+MAX_FAILING_DURATION = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class ClaimedCheck:
+    """One queued check: the route it is queued for and the routes checked with it."""
+
+    route_id: int
+    planned_at: datetime
+    route_ids: tuple[int, ...]
+
+
+@dataclass
+class CheckResult:
+    """What one check did; `notification_ids` are the notifications to queue after the commit."""
+
+    route_id: int
+    outcome: str  # "found", "no_seats", "temporary_error", "permanent_error", "skipped"
+    offers: list[Offer] = field(default_factory=list)
+    notification_ids: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+def connection_key(regiojet_route_id: str, from_station_id: int, to_station_id: int, tariffs: list[str]) -> str:
+    """Key of the RegioJet request that answers a monitored route."""
+    return f"{regiojet_route_id}|{from_station_id}|{to_station_id}|{','.join(sorted(tariffs))}"
+
+
+def backoff_delay(failures: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before the next attempt after `failures` consecutive temporary failures."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(failures - 1, 0))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        # RegioJet asked for a pause; honour it even beyond the usual cap.
+        delay = max(delay, retry_after)
+    return delay
+
+
+def next_planned_time(planned_at: datetime, interval: timedelta, now: datetime) -> datetime:
+    """Move a planned check time on by whole intervals until it lies after `now`.
+
+    Scheduling from the planned time, not from when the check finished, keeps checks from drifting.
+    """
+    next_time = planned_at + interval
+    if next_time <= now:
+        skipped = (now - next_time) // interval + 1
+        next_time += skipped * interval
+    return next_time
+
+
+@db_session
+def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> list[ClaimedCheck]:
+    """Claim the active routes due before `now + window` and group them by connection.
+
+    Returns one ClaimedCheck per connection, planned at the earliest due time in its group.
+    """
+    token = uuid.uuid4().hex
+    window_end = now + window
+    params = {
+        "token": token,
+        "now": now,
+        "window_end": window_end,
+        "claimed_until": window_end + CLAIM_GRACE,
+        "limit": limit,
+    }
+    skip_locked = " FOR UPDATE SKIP LOCKED" if db.provider.dialect == "PostgreSQL" else ""
+    # The outer WHERE repeats the claim test: on PostgreSQL a concurrent sweep that claimed a row
+    # first makes this UPDATE re-check the row and leave it alone.
+    db.execute(
+        f"""
+        UPDATE monitored_route SET claim_token = $token, claimed_until = $claimed_until
+        WHERE id IN (
+            SELECT id FROM monitored_route
+            WHERE status = 'active' AND next_check_at < $window_end AND departure_at > $now
+              AND (claimed_until IS NULL OR claimed_until < $now)
+            ORDER BY next_check_at
+            LIMIT $limit{skip_locked}
+        )
+        AND status = 'active' AND (claimed_until IS NULL OR claimed_until < $now)
+        """,
+        params,
+    )
+    rows = db.select(
+        "SELECT id, next_check_at, connection_key FROM monitored_route WHERE claim_token = $token", {"token": token}
+    )
+    return group_claims(rows, now)
+
+
+def group_claims(rows, now: datetime) -> list[ClaimedCheck]:
+    groups: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    for route_id, next_check_at, key in rows:
+        groups[key].append((route_id, next_check_at))
+
+    claims = []
+    for members in groups.values():
+        members.sort(key=lambda member: (member[1], member[0]))
+        leader_id, planned_at = members[0]
+        claims.append(ClaimedCheck(leader_id, max(planned_at, now), tuple(route_id for route_id, _ in members)))
+    claims.sort(key=lambda claim: claim.planned_at)
+    return claims
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """What a check needs to know of one monitored route, read before the request is sent."""
+
+    route_id: int
+    regiojet_route_id: str
+    from_station_id: int
+    to_station_id: int
+    tariffs: tuple[str, ...]
+    seat_classes: frozenset[str]
+    next_check_at: datetime
+
+
+@db_session
+def load_check_targets(route_id: int) -> list[CheckTarget]:
+    """Load the route and the active routes claimed with it (same connection, same claim)."""
+    route = MonitoredRoute.get(id=route_id)
+    if route is None or not route.is_active:
+        return []
+
+    routes = [route]
+    if route.claim_token:
+        token, key = route.claim_token, route.connection_key
+        routes += list(
+            MonitoredRoute.select(
+                lambda other: other.connection_key == key
+                and other.claim_token == token
+                and other.status == ACTIVE
+                and other.id != route_id
+            )
+        )
+    return [
+        CheckTarget(
+            route_id=r.id,
+            regiojet_route_id=r.regiojet_route_id,
+            from_station_id=r.from_station_id,
+            to_station_id=r.to_station_id,
+            tariffs=tuple(r.tariff_list),
+            seat_classes=frozenset(r.seat_class_list),
+            next_check_at=r.next_check_at,
+        )
+        for r in routes
+    ]
+
+
+def check_route(route_id: int, client: RegioJetClient, currency: str, interval: timedelta, now: datetime) -> list[CheckResult]:
+    """Check a monitored route, and the routes claimed with it, with one RegioJet request.
+
+    Records each route's outcome in the database. The caller queues the returned notifications.
+    """
+    targets = load_check_targets(route_id)
+    if not targets:
+        logger.info("check route=%d skipped: the route is no longer active", route_id)
+        release_claim(route_id)
+        return [CheckResult(route_id, "skipped")]
+
+    first = targets[0]
+    try:
+        detail = client.get_route_detail(first.regiojet_route_id, first.from_station_id, first.to_station_id, first.tariffs)
+    except SoldOutError:
+        detail = None
+    except TemporaryRegioJetError as error:
+        return [record_temporary_failure(target, error, interval, now) for target in targets]
+    except PermanentRegioJetError as error:
+        return [record_permanent_failure(target, error, now) for target in targets]
+
+    results = []
+    for target in targets:
+        offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)
+        if offers:
+            results.append(record_find(target, offers, now))
+        else:
+            results.append(record_no_seats(target, interval, now))
+    return results
+
+
+@db_session
+def record_find(target: CheckTarget, offers: list[Offer], now: datetime) -> CheckResult:
+    """Mark the route found and write one pending notification per watcher, in one transaction."""
+    route = MonitoredRoute.get(id=target.route_id)
+    if route is None or not route.is_active:
+        return CheckResult(target.route_id, "skipped")
+
+    route.set(
+        status=FOUND,
+        found_at=now,
+        ended_at=now,
+        found_offers=[offer.to_json() for offer in offers],
+        last_checked_at=now,
+        claimed_until=None,
+        claim_token="",
+        consecutive_failures=0,
+        failing_since=None,
+    )
+    notifications = [
+        Notification(watch=watch, route=route, status=PENDING, created_at=now, next_attempt_at=now)
+        for watch in route.watches
+        if watch.cancelled_at is None
+    ]
+    db.flush()
+    summary = ", ".join(f"{offer.seat_class}={offer.free_seats}" for offer in offers)
+    logger.info("check route=%d found seats (%s); %d notifications created", route.id, summary, len(notifications))
+    return CheckResult(target.route_id, "found", offers=offers, notification_ids=[n.id for n in notifications])
+
+
+@db_session
+def record_no_seats(target: CheckTarget, interval: timedelta, now: datetime) -> CheckResult:
+    route = MonitoredRoute.get(id=target.route_id)
+    if route is None or not route.is_active:
+        return CheckResult(target.route_id, "skipped")
+
+    route.set(
+        last_checked_at=now,
+        next_check_at=next_planned_time(target.next_check_at, interval, now),
+        claimed_until=None,
+        claim_token="",
+        consecutive_failures=0,
+        failing_since=None,
+    )
+    logger.debug("check route=%d: not enough free seats", route.id)
+    return CheckResult(target.route_id, "no_seats")
+
+
+@db_session
+def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError, interval: timedelta, now: datetime) -> CheckResult:
+    """Plan a retry with backoff, or give the route up when it has failed for too long."""
+    route = MonitoredRoute.get(id=target.route_id)
+    if route is None or not route.is_active:
+        return CheckResult(target.route_id, "skipped")
+
+    failures = route.consecutive_failures + 1
+    failing_since = route.failing_since or now
+    message = f"temporary RegioJet error: {error}"
+    if now - failing_since >= MAX_FAILING_DURATION:
+        route.set(status=FAILED, ended_at=now, claimed_until=None, claim_token="")
+        message = f"gave up after {failures} failed checks since {failing_since:%Y-%m-%d %H:%M} UTC; last {message}"
+        logger.warning("check route=%d failed for good: %s", route.id, message)
+    else:
+        delay = backoff_delay(failures, error.retry_after)
+        route.set(next_check_at=now + timedelta(seconds=delay), claimed_until=None, claim_token="")
+        logger.warning("check route=%d retry %d in %.0f s: %s", route.id, failures, delay, message)
+
+    route.set(consecutive_failures=failures, failing_since=failing_since, last_error=message[:1000], last_error_at=now)
+    return CheckResult(target.route_id, "temporary_error", error=message)
+
+
+@db_session
+def record_permanent_failure(target: CheckTarget, error: PermanentRegioJetError, now: datetime) -> CheckResult:
+    route = MonitoredRoute.get(id=target.route_id)
+    if route is None or not route.is_active:
+        return CheckResult(target.route_id, "skipped")
+
+    message = f"RegioJet rejected the connection: {error}"
+    route.set(
+        status=FAILED,
+        ended_at=now,
+        last_error=message[:1000],
+        last_error_at=now,
+        claimed_until=None,
+        claim_token="",
+    )
+    logger.warning("check route=%d failed: %s", route.id, message)
+    return CheckResult(target.route_id, "permanent_error", error=message)
+
+
+@db_session
+def release_claim(route_id: int) -> None:
+    route = MonitoredRoute.get(id=route_id)
+    if route is not None and route.claim_token:
+        route.set(claimed_until=None, claim_token="")
+
+
+@db_session
+def expire_past_routes(now: datetime) -> int:
+    """Mark active routes whose departure has passed as expired; found routes keep their status."""
+    cursor = db.execute(
+        "UPDATE monitored_route SET status = $expired, ended_at = $now, claimed_until = NULL, claim_token = '' "
+        "WHERE status = $active AND departure_at <= $now",
+        {"expired": EXPIRED, "active": ACTIVE, "now": now},
+    )
+    return cursor.rowcount
+

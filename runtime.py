@@ -1,0 +1,42 @@
+"""Process-wide resources built once from the settings: settings, RegioJet clients, email service."""
+
+import functools
+import threading
+
+from config import Settings, load_settings
+from email_service import EmailService
+from regiojet_client import RegioJetClient
+
+_thread_local = threading.local()
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def get_regiojet_client() -> RegioJetClient:
+    """Return this thread's RegioJet client; a requests.Session is not shared between threads."""
+    client = getattr(_thread_local, "regiojet_client", None)
+    if client is None:
+        settings = get_settings()
+        client = RegioJetClient(
+            settings.regiojet_api_url,
+            lang=settings.regiojet_lang,
+            currency=settings.regiojet_currency,
+        )
+        _thread_local.regiojet_client = client
+    return client
+
+
+@functools.cache
+def get_email_service() -> EmailService:
+    settings = get_settings()
+    return EmailService(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        security=settings.smtp_security,
+        sender=settings.email_from,
+    )
