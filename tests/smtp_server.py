@@ -130,6 +130,15 @@ class SmtpTestServer:
     def connection_count(self) -> int:
         return self._controller.connection_count
 
+    def reset(self) -> None:
+        """Forget received emails, logins and every reply a test set, as if the server were new."""
+        self.handler.messages.clear()
+        self.handler.logins.clear()
+        self.handler.recipient_reply = None
+        self.handler.data_reply = None
+        self.handler.credentials = None
+        self._controller.connection_count = 0
+
     def reject_recipient(self, code: int = 550, text: str = "5.1.1 Mailbox unavailable") -> None:
         """Reply to every RCPT TO with this code from now on; each line of text is a reply line."""
         self.handler.recipient_reply = smtp_reply(code, text)
