@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pony.orm import db_session
+from pony.orm import db_session, select
 
 from availability import Offer, find_offers
 from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db
@@ -113,10 +113,10 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
         """,
         params,
     )
-    rows = db.select(
-        "SELECT id, next_check_at, connection_key FROM monitored_route WHERE claim_token = $token", {"token": token}
+    rows = select(
+        (route.id, route.next_check_at, route.connection_key) for route in MonitoredRoute if route.claim_token == token
     )
-    return group_claims(rows, now)
+    return group_claims(rows[:], now)
 
 
 def group_claims(rows, now: datetime) -> list[ClaimedCheck]:

@@ -115,8 +115,7 @@ def schedule_retry(notification_id: int, reason: str, now: datetime, delay: floa
 def stale_notification_ids(now: datetime, limit: int = 1000) -> list[int]:
     """Return notifications whose task was evidently lost: due long ago, or past their send lease."""
     rows = db.select(
-        """
-        SELECT id FROM notification
+        """SELECT id FROM notification
         WHERE (status = $pending AND next_attempt_at < $due_before)
            OR (status = $sending AND lease_until < $now)
         ORDER BY next_attempt_at

@@ -21,9 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from fake_regiojet import FakeRegioJetServer
-from tests.smtp_server import SmtpTestServer
-
 pytest_plugins = ["tests.fake_api", "tests.smtp_server"]
 
 BACKENDS = ("sqlite", "services")
@@ -47,6 +44,9 @@ def pytest_configure(config):
     if backend == "services" and not services_configured():
         raise pytest.UsageError("--backend=services needs TEST_DATABASE_URL and TEST_REDIS_URL")
     config.backend = backend
+
+    from fake_regiojet import FakeRegioJetServer
+    from tests.smtp_server import SmtpTestServer
 
     workdir = Path(tempfile.mkdtemp(prefix="regiojet-watch-tests-"))
     config.app_fake_api = FakeRegioJetServer(port=0, seed=1).start()
@@ -145,3 +145,21 @@ def clean_state(request):
 @pytest.fixture
 def backend(request) -> str:
     return request.config.backend
+
+
+@pytest.fixture
+def consumer():
+    """A real Huey consumer in this process: worker threads and a scheduler on the test backend."""
+    import signal
+
+    import huey_app
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    instance = huey_app.huey.create_consumer(
+        workers=4, periodic=False, initial_delay=0.02, max_delay=0.2, backoff=1.1, check_worker_health=False
+    )
+    instance.start()
+    yield instance
+    instance.stop(graceful=True)
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)

@@ -1,0 +1,57 @@
+"""Helpers shared by the application tests: pick fake connections, store watches, wait for workers."""
+
+import time
+from datetime import datetime, timedelta
+
+from fake_regiojet import FakeRegioJetServer
+from timeutil import to_naive_utc, utc_now
+from watches import Connection, CreatedWatch, create_watch
+
+
+def upcoming_connection(fake_api: FakeRegioJetServer, transfers: int = 0, min_hours_ahead: int = 24) -> dict:
+    """Return a fake connection leaving at least `min_hours_ahead` hours from now."""
+    earliest = utc_now() + timedelta(hours=min_hours_ahead)
+    for route in fake_api.routes():
+        departure = to_naive_utc(datetime.fromisoformat(route["stops"][0]["time"]))
+        if route["transfersCount"] == transfers and not route["support"] and departure > earliest:
+            return route
+    raise LookupError(f"the fake API has no connection with {transfers} transfers {min_hours_ahead} h ahead")
+
+
+def connection_for(route: dict) -> Connection:
+    """Describe a whole fake connection, first stop to last, as the CLI would store it."""
+    first, last = route["stops"][0], route["stops"][-1]
+    return Connection(
+        regiojet_route_id=route["id"],
+        from_station_id=first["stationId"],
+        to_station_id=last["stationId"],
+        from_station_name=first["stationName"],
+        to_station_name=last["stationName"],
+        from_time_zone="Europe/Prague",
+        to_time_zone="Europe/Prague",
+        departure_at=to_naive_utc(datetime.fromisoformat(first["time"])),
+        arrival_at=to_naive_utc(datetime.fromisoformat(last["time"])),
+    )
+
+
+def watch_connection(
+    route: dict,
+    email: str,
+    language: str = "cs",
+    seat_classes: tuple[str, ...] = (),
+    tariffs: tuple[str, ...] = ("REGULAR",),
+    now: datetime | None = None,
+) -> CreatedWatch:
+    return create_watch(connection_for(route), email, language, list(seat_classes), list(tariffs), now or utc_now())
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    """Poll `predicate` until it returns a true value and return that value, or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
