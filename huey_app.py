@@ -6,6 +6,8 @@ Huey keeps no results: nothing reads them, and on Redis they would pile up in on
 
 import logging
 import sys
+import threading
+from urllib.parse import urlsplit
 
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.api import Huey
@@ -63,10 +65,34 @@ except ConfigError as error:
 huey = create_huey(settings)
 
 
+_startup_lock = threading.Lock()
+_started = False
+
+
 @huey.on_startup()
 def prepare_worker() -> None:
-    configure_worker_logging()
-    models.setup_database(settings.database_url)
+    """Bind the database and log the settings; runs in every worker, does its work once."""
+    global _started
+    with _startup_lock:
+        if _started:
+            return
+        configure_worker_logging()
+        models.setup_database(settings.database_url)
+        log_settings(settings)
+        _started = True
+
+
+def log_settings(settings: Settings) -> None:
+    summary = ", ".join(f"{name}={value}" for name, value in settings.describe().items())
+    logger.info("regiojet-watch worker starting: %s", summary)
+    if not settings.sends_email:
+        logger.warning("SMTP_HOST is not set: emails are written to the log instead of sent")
+    if urlsplit(settings.regiojet_api_url).hostname in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "REGIOJET_API_URL is %s, a loopback address such as the fake server; set it to "
+            "RegioJet's API to watch real connections",
+            settings.regiojet_api_url,
+        )
 
 
 # Registers the tasks with `huey`; imported last because the tasks import `huey` from here.
