@@ -1,0 +1,5 @@
+import sys
+
+from fake_regiojet.server import main
+
+sys.exit(main())

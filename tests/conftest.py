@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fake_api"]
