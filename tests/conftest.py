@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fake_api"]
+pytest_plugins = ["tests.fake_api", "tests.smtp_server"]

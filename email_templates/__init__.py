@@ -1,0 +1,1 @@
+"""Jinja2 templates of the notification emails, one file per part and language."""
