@@ -360,7 +360,9 @@ def check_command(app: AppContext, watch_id: int, as_json: bool) -> None:
     except WatchError as error:
         raise click.ClickException(str(error)) from None
     if row.status != "active":
-        raise click.ClickException(f"watch {watch_id} is {row.status}; only an active watch can be checked")
+        raise click.ClickException(
+            f"watch {watch_id} has ended (status {row.status}); only an active watch can be checked"
+        )
 
     results = run_check(app, row.route_id)
     queued = queue_notifications(results)
@@ -430,7 +432,9 @@ def print_check_text(row, result, price_classes, queued: int, currency: str) -> 
         click.echo(f"Seats found: {describe_offers(result.offers)}. {queued} emails queued for the worker.")
     elif result.outcome == "no_seats":
         wanted = ",".join(row.seat_classes) or "any class"
-        click.echo(f"Not enough seats yet for {len(row.tariffs)} passengers in {wanted}; the watch stays active.")
+        passengers = len(row.tariffs)
+        noun = "passenger" if passengers == 1 else "passengers"
+        click.echo(f"Not enough seats yet for {passengers} {noun} in {wanted}; the watch stays active.")
     elif result.outcome == "skipped":
         click.echo("The monitored route is no longer active; nothing was checked.")
 
