@@ -58,7 +58,8 @@ class CheckResult:
     offers: list[Offer] = field(default_factory=list)
     notification_ids: list[int] = field(default_factory=list)
     error: str | None = None
-    # The route detail the check saw, for `regiojet-watch check`; None when RegioJet sent none.
+    # The route detail the check saw, which `regiojet-watch check` prints. None when RegioJet
+    # reported the connection sold out or the check failed.
     detail: RouteDetail | None = None
 
 

@@ -172,7 +172,7 @@ def list_departures(routes) -> str:
 
 
 def request_offers(client, summary, seat_classes: list[str], tariffs: list[str], currency: str):
-    """Ask once for the segment's price classes; return the offers that already satisfy the watch."""
+    """Request the segment's price classes once and return the offers that already satisfy the watch."""
     from availability import find_offers
     from regiojet_client import SoldOutError
 
@@ -384,7 +384,10 @@ def run_check(app: AppContext, route_id: int):
 
 
 def queue_notifications(results) -> int:
-    """Queue the email tasks; check_route has committed the notification rows already."""
+    """Queue one email task per notification.
+
+    check_route has committed the notification rows already, so a worker always finds them.
+    """
     notification_ids = [notification_id for result in results for notification_id in result.notification_ids]
     if not notification_ids:
         return 0

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 pass_app = click.make_pass_decorator(AppContext)
 
-# A PaaS sends SIGTERM and kills about 30 s later; finishing running tasks must fit in between.
+# A PaaS sends SIGTERM and kills about 30 s later, so running tasks get 25 s to finish.
 SHUTDOWN_TIMEOUT_SECONDS = 25
 
 
@@ -62,7 +62,7 @@ def configure_huey_logger(verbose: bool, workers: int) -> None:
     huey_logger = logging.getLogger("huey")
     if not huey_logger.handlers:
         config.setup_logger(huey_logger)
-    # The root logger has a handler too; without this every Huey line would print twice.
+    # The root logger has a handler too, so without this every Huey line would print twice.
     huey_logger.propagate = False
 
 

@@ -82,7 +82,7 @@ def test_status_shows_smtp_login_alert(fake_api):
 
 @pytest.fixture
 def settings_with_password(monkeypatch):
-    """Fresh settings whose SMTP and Redis passwords must never be printed."""
+    """Fresh settings with an SMTP password, which must never be printed."""
     monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("SMTP_USER", "alerts@example.com")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2-secret")
@@ -122,8 +122,8 @@ def test_run_starts_consumer_and_stops_on_sigterm(fake_api, tmp_path):
     )
     try:
         lines = read_until(worker, "Huey consumer started")
-        # Huey installs its signal handlers just after the start lines and logs nothing then;
-        # NOTE: two seconds is a guess that has been ample on a 2-core machine.
+        # Huey installs its signal handlers just after the start lines and logs nothing then.
+        # NOTE: the two-second wait is a guess that was ample on a 2-core machine.
         time.sleep(2)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
