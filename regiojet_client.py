@@ -80,12 +80,12 @@ class PermanentRegioJetError(RegioJetError):
 
 
 class SoldOutError(RegioJetError):
-    """A 400 whose message says the seats are no longer available: the connection has no seats."""
+    """A 400 whose message states that the seats are no longer available, so the connection has no seats."""
 
 
 # Sold-out wording of a route-detail 400, matched after casefolding and stripping diacritics.
-# Older captures say "Místa již nejsou k dispozici" (Czech); the Slovak form is
-# "Miesta už nie sú k dispozícii". The other patterns cover the short forms and English texts.
+# The Czech form is "Místa již nejsou k dispozici" and the Slovak one "Miesta už nie sú k
+# dispozícii". The other patterns cover "vyprodáno"/"vypredané", "sold out" and English texts.
 SOLD_OUT_PATTERNS = tuple(
     re.compile(pattern)
     for pattern in (
@@ -108,7 +108,7 @@ def _fold(text: str) -> str:
 
 
 def is_sold_out_message(message: str | None) -> bool:
-    """Tell whether a RegioJet error message says the seats are sold out (cs, sk or en)."""
+    """Check whether a RegioJet error message reports sold-out seats (Czech, Slovak or English)."""
     if not message:
         return False
     folded = " ".join(_fold(message).split())
@@ -507,17 +507,7 @@ class RegioJetClient:
             *self._tariff_params(tariffs),
         ]
 
-        try:
-            return parse_route_detail(self._get_json(path, params))
-        except PermanentRegioJetError as error:
-            if error.status == 400 and is_sold_out_message(error.api_message):
-                raise SoldOutError(
-                    "the connection is sold out",
-                    status=error.status,
-                    api_message=error.api_message,
-                    url_path=error.url_path,
-                ) from error
-            raise
+        return parse_route_detail(self._get_json(path, params, detect_sold_out=True))
 
     @staticmethod
     def _tariff_params(tariffs: Sequence[str]) -> list[tuple[str, str]]:
@@ -530,25 +520,31 @@ class RegioJetClient:
 
     # -- HTTP --------------------------------------------------------------
 
-    def _get_json(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
+    def _get_json(
+        self, path: str, params: list[tuple[str, str]] | None = None, detect_sold_out: bool = False
+    ) -> Any:
         url = self.base_url + path
         started = time.monotonic()
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)
         except requests.Timeout as error:
-            raise self._log(TemporaryRegioJetError(f"timed out: {error}", url_path=path)) from error
+            raise self._log(
+                TemporaryRegioJetError(f"timed out: {_without_url(error)}", url_path=path)
+            ) from error
         except requests.ConnectionError as error:
             raise self._log(
-                TemporaryRegioJetError(f"connection failed: {error}", url_path=path)
+                TemporaryRegioJetError(f"connection failed: {_without_url(error)}", url_path=path)
             ) from error
         except requests.RequestException as error:
-            raise self._log(TemporaryRegioJetError(f"request failed: {error}", url_path=path)) from error
+            raise self._log(
+                TemporaryRegioJetError(f"request failed: {_without_url(error)}", url_path=path)
+            ) from error
 
         elapsed_ms = (time.monotonic() - started) * 1000
         logger.debug("GET %s -> %s in %.0f ms", path, response.status_code, elapsed_ms)
 
         if response.status_code >= 400:
-            raise self._log(self._error_for(response, path))
+            raise self._log(self._error_for(response, path, detect_sold_out))
         return self._decode(response, path)
 
     def _decode(self, response: requests.Response, path: str) -> Any:
@@ -564,9 +560,12 @@ class RegioJetClient:
                 )
             ) from error
 
-    def _error_for(self, response: requests.Response, path: str) -> RegioJetError:
+    def _error_for(self, response: requests.Response, path: str, detect_sold_out: bool) -> RegioJetError:
         status = response.status_code
         api_message = _api_message(response)
+
+        if detect_sold_out and status == 400 and is_sold_out_message(api_message):
+            return SoldOutError("the connection is sold out", status=status, api_message=api_message, url_path=path)
 
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self.clock())
@@ -588,6 +587,11 @@ class RegioJetClient:
     def _log(error: RegioJetError) -> RegioJetError:
         logger.warning("%s", error)
         return error
+
+
+def _without_url(error: Exception) -> str:
+    # urllib3 messages repeat the whole URL; a search query with many tariffs makes them long.
+    return re.sub(r"url: \S+", "url: (omitted)", str(error))
 
 
 def _api_message(response: requests.Response) -> str | None:

@@ -32,6 +32,7 @@ DEFAULT_TIMEOUT_HOLD_SECONDS = 60.0
 # Origins of RegioJet's own web sites; any other Origin header is rejected as the real API does.
 ALLOWED_ORIGIN = re.compile(r"^https://([a-z0-9-]+\.)*regiojet\.(cz|com|sk|de|at|hu|pl|ua)$")
 ROUTE_ID = re.compile(r"^\d+(,\d+)*$")
+# The Czech text that older RegioJet versions sent with a 400 for a sold-out connection.
 SOLD_OUT_MESSAGE = "Vybraná místa již nejsou k dispozici. Zvolte prosím jiný spoj."
 
 
@@ -266,7 +267,7 @@ class FakeApi:
         return self.latency_ms / 1000
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
-        """Answer one request; `headers` has lower-case names."""
+        """Build the reply to one request; `headers` has lower-case names."""
         split = urlsplit(target)
         path = unquote(split.path)
         query = parse_qsl(split.query, keep_blank_values=True)
@@ -415,7 +416,7 @@ class FakeApi:
     def _detail(self, route_id: str, query: list[tuple[str, str]], lang: str, currency: str) -> Reply:
         connection = self.connections.get(route_id)
         if connection is None or route_id in self.vanished:
-            return error_reply(404, f"Spoj {route_id} nebyl nalezen.")
+            return error_reply(404, f"Connection {route_id} not found.")
 
         params = dict(query)
         tariffs = _tariffs_from(query)
@@ -424,7 +425,7 @@ class FakeApi:
         segment = _find_segment(connection, {from_id}, {to_id})
         if segment is None:
             raise BadRequest(
-                f"Stanice {from_id} a {to_id} neleží v tomto pořadí na spoji {route_id}.",
+                f"Stations {from_id} and {to_id} are not stops of connection {route_id} in this order.",
                 fromStationId=from_id,
                 toStationId=to_id,
             )
@@ -466,14 +467,14 @@ def _tariffs_from(query: list[tuple[str, str]]) -> list[str]:
     tariffs = [value for key, value in query if key == "tariffs"] or ["REGULAR"]
     for tariff in tariffs:
         if tariff not in data.TARIFF_SHARES:
-            raise BadRequest(f"Neznámý tarif {tariff}.", tariffs=tariff)
+            raise BadRequest(f"Unknown tariff {tariff}.", tariffs=tariff)
     return tariffs
 
 
 def _int_param(params: dict[str, str], name: str) -> int:
     value = params.get(name)
     if value is None or not value.isdigit():
-        raise BadRequest(f"Parametr {name} chybí nebo není číslo.", **{name: value})
+        raise BadRequest(f"Parameter {name} is missing or not a number.", **{name: value})
     return int(value)
 
 
@@ -482,7 +483,7 @@ def _date_param(params: dict[str, str], name: str) -> date:
     try:
         return date.fromisoformat(value or "")
     except ValueError:
-        raise BadRequest(f"Parametr {name} chybí nebo není datum RRRR-MM-DD.", **{name: value}) from None
+        raise BadRequest(f"Parameter {name} is missing or not a YYYY-MM-DD date.", **{name: value}) from None
 
 
 def _location_stations(params: dict[str, str], prefix: str) -> set[int]:
@@ -494,10 +495,10 @@ def _location_stations(params: dict[str, str], prefix: str) -> set[int]:
         return {location_id}
     if location_type not in ("CITY", "STATION"):
         raise BadRequest(
-            f"Parametr {prefix}LocationType musí být CITY nebo STATION.",
+            f"Parameter {prefix}LocationType must be CITY or STATION.",
             **{f"{prefix}LocationType": location_type},
         )
-    raise BadRequest(f"Neznámé místo {location_id}.", **{f"{prefix}LocationId": location_id})
+    raise BadRequest(f"Unknown location {location_id}.", **{f"{prefix}LocationId": location_id})
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Static data of the fake RegioJet API: locations, tariffs, seat classes and the line plan.
 
-The ids of the main stations and cities are RegioJet's real ones, so that ids seen in saved
-responses work here too; the other ids, names and all times are made up for the fake.
+The ids of the main stations and cities are RegioJet's real ones, so ids seen in saved responses
+work here too. The other ids, the names of minor stations and all times are made up.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A small asyncio HTTP/1.1 server that serves the fake RegioJet API on loopback.
 
-It keeps connections alive, reads Content-Length bodies only, and never blocks its loop:
+It keeps connections alive and reads Content-Length bodies only. Its loop does not block:
 injected latency and held "timeout" faults are asyncio sleeps, so one thread serves many
 concurrent requests.
 """
@@ -153,7 +153,7 @@ class FakeRegioJetServer:
             while await self._serve_one(reader, writer):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # the client went away mid-request; nothing to answer
+            pass  # the client went away mid-request, so there is no one to reply to
         except asyncio.CancelledError:
             pass  # stop() cancels every connection; ending quietly keeps asyncio from logging it
         finally:
@@ -162,7 +162,7 @@ class FakeRegioJetServer:
             writer.transport.abort()
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """Read one request and answer it; return whether the connection stays open."""
+        """Read one request and write its reply; return whether the connection stays open."""
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
@@ -198,7 +198,7 @@ class FakeRegioJetServer:
     def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
         try:
             return self.api.handle(method, target, headers, body)
-        except Exception as error:  # a bug in the fake must answer 500, not kill the connection
+        except Exception as error:  # a bug in the fake must reply 500, not kill the connection
             logger.exception("Fake RegioJet failed on %s %s", method, target.split("?")[0])
             return error_reply(500, f"Fake RegioJet internal error: {error}")
 

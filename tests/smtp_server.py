@@ -11,6 +11,7 @@ import email.policy
 import ipaddress
 import socket
 import ssl
+import threading
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 LOOPBACK = "127.0.0.1"
+SILENT_SERVER_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,15 @@ class SmtpTestServer:
     @property
     def connection_count(self) -> int:
         return self._controller.connection_count
+
+    def reset(self) -> None:
+        """Forget received emails, logins and every reply a test set, as if the server were new."""
+        self.handler.messages.clear()
+        self.handler.logins.clear()
+        self.handler.recipient_reply = None
+        self.handler.data_reply = None
+        self.handler.credentials = None
+        self._controller.connection_count = 0
 
     def reject_recipient(self, code: int = 550, text: str = "5.1.1 Mailbox unavailable") -> None:
         """Reply to every RCPT TO with this code from now on; each line of text is a reply line."""
@@ -277,11 +288,18 @@ def ssl_smtp_server(smtp_test_ca):
 
 @pytest.fixture
 def silent_smtp_port():
-    """Yield a port whose listener completes the TCP handshake but never sends a greeting."""
+    """Yield a port whose listener completes the TCP handshake but never sends a greeting.
+
+    After SILENT_SERVER_SECONDS the listener closes, which resets waiting connections, so a
+    client without a timeout fails the test with a reset instead of hanging it.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind((LOOPBACK, 0))
         listener.listen(8)
+        closer = threading.Timer(SILENT_SERVER_SECONDS, listener.close)
+        closer.start()
         yield listener.getsockname()[1]
+        closer.cancel()
 
 
 @pytest.fixture

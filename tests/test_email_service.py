@@ -19,10 +19,8 @@ from email_service import (
     TemporaryEmailError,
     booking_link,
     compose_find_email,
-    format_price,
-    seat_class_title,
-    tariff_title,
 )
+from email_templates.formatting import format_price, seat_class_title, tariff_title
 
 SENDER = "RegioJet Watch <watch@example.org>"
 RECIPIENT = "jana.novakova@example.com"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import http.client
 import subprocess
 import sys
 import time
@@ -384,13 +384,15 @@ def test_same_seed_gives_same_timetable(fake_api):
 
 def test_stop_closes_keep_alive_connections():
     server = FakeRegioJetServer().start()
-    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    connection.sendall(b"GET /restapi/consts/tariffs HTTP/1.1\r\nHost: x\r\n\r\n")
-    connection.recv(65536)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.request("GET", "/restapi/consts/tariffs")
+    reply = connection.getresponse()
+    reply.read()
 
     server.stop()
 
-    assert connection.recv(1024) == b""
+    assert reply.getheader("Connection") == "keep-alive"
+    assert connection.sock.recv(1024) == b""
     connection.close()
 
 
