@@ -17,7 +17,13 @@ from pony.orm import db_session, select
 
 from availability import Offer, find_offers
 from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db
-from regiojet_client import PermanentRegioJetError, RegioJetClient, SoldOutError, TemporaryRegioJetError
+from regiojet_client import (
+    PermanentRegioJetError,
+    RegioJetClient,
+    RouteDetail,
+    SoldOutError,
+    TemporaryRegioJetError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,9 @@ class CheckResult:
     offers: list[Offer] = field(default_factory=list)
     notification_ids: list[int] = field(default_factory=list)
     error: str | None = None
+    # The route detail the check saw, which `regiojet-watch check` prints. None when RegioJet
+    # reported the connection sold out or the check failed.
+    detail: RouteDetail | None = None
 
 
 def connection_key(regiojet_route_id: str, from_station_id: int, to_station_id: int, tariffs: list[str]) -> str:
@@ -203,9 +212,11 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
     for target in targets:
         offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)
         if offers:
-            results.append(record_find(target, offers, now))
+            result = record_find(target, offers, now)
         else:
-            results.append(record_no_seats(target, interval, now))
+            result = record_no_seats(target, interval, now)
+        result.detail = detail
+        results.append(result)
     return results
 
 
