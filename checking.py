@@ -27,7 +27,7 @@ from regiojet_client import (
 
 logger = logging.getLogger(__name__)
 
-# A claim outlives the sweep window by this much; a check whose task was lost (worker killed,
+# A claim outlives the sweep window by this much. A check whose task was lost (worker killed,
 # queue emptied) becomes due again once its claim has lapsed.
 CLAIM_GRACE = timedelta(seconds=90)
 
@@ -51,7 +51,7 @@ class ClaimedCheck:
 
 @dataclass
 class CheckResult:
-    """What one check did; `notification_ids` are the notifications to queue after the commit."""
+    """Outcome of one check. The caller queues `notification_ids` after the commit."""
 
     route_id: int
     outcome: str  # "found", "no_seats", "temporary_error", "permanent_error", "skipped"
@@ -64,7 +64,7 @@ class CheckResult:
 
 
 def connection_key(regiojet_route_id: str, from_station_id: int, to_station_id: int, tariffs: list[str]) -> str:
-    """Key of the RegioJet request that answers a monitored route."""
+    """Return the key of the RegioJet request that checks a monitored route."""
     return f"{regiojet_route_id}|{from_station_id}|{to_station_id}|{','.join(sorted(tariffs))}"
 
 

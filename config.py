@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 # The public RegioJet API is at https://brn-ybus-pubapi.sa.cz/restapi. The default is the project's
-# fake server on loopback, so a fresh install never sends requests to RegioJet by accident; an
+# fake server on loopback, so a fresh install never sends requests to RegioJet by accident. An
 # operator sets REGIOJET_API_URL to watch real connections.
 DEFAULT_REGIOJET_API_URL = "http://127.0.0.1:8765/restapi"
 DEFAULT_DATABASE_FILE = "regiojet-watch.sqlite3"
@@ -24,12 +24,12 @@ SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 REGIOJET_LANGUAGES = ("cs", "sk", "en", "de", "hu", "pl", "uk")
 REGIOJET_CURRENCIES = ("CZK", "EUR")
 
-# A simple shape check; full address validation happens where a watcher is created.
+# A shape check only, because the CLI validates a watcher's address in full with email-validator.
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable and the expected form."""
+    """A missing or malformed setting. The message names the variable and the expected form."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,6 @@ class Settings:
     regiojet_api_url: str
     regiojet_lang: str
     regiojet_currency: str
-    regiojet_max_requests_per_second: float
     smtp_host: str | None
     smtp_port: int
     smtp_user: str | None
@@ -125,9 +124,6 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         regiojet_lang=parse_choice("REGIOJET_LANG", get("REGIOJET_LANG") or "cs", REGIOJET_LANGUAGES),
         regiojet_currency=parse_choice(
             "REGIOJET_CURRENCY", (get("REGIOJET_CURRENCY") or "CZK").upper(), REGIOJET_CURRENCIES
-        ),
-        regiojet_max_requests_per_second=parse_number(
-            "REGIOJET_MAX_REQUESTS_PER_SECOND", get("REGIOJET_MAX_REQUESTS_PER_SECOND"), default=50.0, minimum=0.1
         ),
         smtp_host=smtp_host,
         smtp_port=int(

@@ -1,6 +1,6 @@
 """Pony entities, database binding and schema upgrades.
 
-Every datetime column holds naive UTC: Pony returns aware values as strings on SQLite and shifts them
+Every datetime column stores naive UTC: Pony returns aware values as strings on SQLite and shifts them
 through the session time zone on PostgreSQL. Pony has no migrations, so the schema carries a version
 number and `setup_database` upgrades an older database step by step instead of dropping it.
 """
@@ -65,7 +65,7 @@ class MonitoredRoute(db.Entity):
     seat_classes = Optional(str, 500)
     # Comma-joined sorted tariff keys, one per passenger.
     tariffs = Required(str, 500)
-    # The request that answers this route: routes with equal keys share one RegioJet request.
+    # Key of the RegioJet request for this route. Routes with equal keys share one request.
     connection_key = Required(str, 800, index="monitored_route_connection_key")
     status = Required(str, 16, default=ACTIVE)
     created_at = Required(datetime)
@@ -192,7 +192,7 @@ SCHEMA_V1_INDEXES = (
     "ON notification (next_attempt_at) WHERE status IN ('pending', 'sending')",
 )
 
-# Upgrade steps: UPGRADES[n] holds the SQL that brings a version n-1 schema to version n. A release
+# Upgrade steps: UPGRADES[n] contains the SQL that brings a version n-1 schema to version n. A release
 # that changes an entity adds a step here and raises SCHEMA_VERSION, so existing data is kept.
 UPGRADES: dict[int, tuple[str, ...]] = {}
 

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 class WatchError(ValueError):
-    """A watch cannot be created or changed as asked; the message says why and what works."""
+    """A rejected watch request. The message gives the reason and what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def get_or_create_route(
     if route is not None:
         return route, True
 
-    # Join the check times of a route on the same connection, so one request answers both.
+    # Join the check times of a route on the same connection, so that one request checks both.
     sibling = MonitoredRoute.select(lambda r: r.connection_key == key and r.status == ACTIVE).first()
     next_check_at = sibling.next_check_at if sibling is not None else now
     route = MonitoredRoute(
@@ -137,7 +137,7 @@ def get_or_create_route(
 
 @db_session
 def cancel_watch(watch_id: int, now: datetime) -> WatchRow:
-    """Cancel a watch; its route is cancelled too when nobody else watches it."""
+    """Cancel a watch, and its route too when no other active watch remains on it."""
     watch = Watch.get(id=watch_id)
     if watch is None:
         raise WatchError(f"watch {watch_id} not found; `regiojet-watch list` shows the watch ids")
