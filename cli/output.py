@@ -74,15 +74,6 @@ def utc_iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def offer_to_json(offer) -> dict:
-    return {
-        "seat_class": offer.seat_class,
-        "free_seats": offer.free_seats,
-        "price": str(offer.price),
-        "currency": offer.currency,
-    }
-
-
 def describe_offers(offers) -> str:
     """Summarize offers in one line: `C1: 3 free, 398 CZK; C0: 12 free, 298 CZK`."""
     return "; ".join(

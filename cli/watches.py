@@ -14,7 +14,6 @@ from cli.output import (
     format_money,
     local_iso,
     local_time_text,
-    offer_to_json,
     print_json,
     print_table,
     utc_iso,
@@ -213,7 +212,7 @@ def report_created_watch(created, connection, offers, as_json: bool) -> None:
                 "departure": local_iso(connection.departure_at, connection.from_time_zone),
                 "departure_utc": utc_iso(connection.departure_at),
                 "seats_free_now": bool(offers),
-                "offers": [offer_to_json(offer) for offer in offers],
+                "offers": [offer.to_json() for offer in offers],
             }
         )
         return
@@ -407,7 +406,7 @@ def report_check(row, result, queued: int, currency: str, as_json: bool) -> None
                 "route_id": row.route_id,
                 "outcome": result.outcome,
                 "price_classes": [price_class_to_json(pc, currency) for pc in price_classes],
-                "offers": [offer_to_json(offer) for offer in result.offers],
+                "offers": [offer.to_json() for offer in result.offers],
                 "emails_queued": queued,
                 "error": result.error,
             }
