@@ -79,10 +79,13 @@ def backoff_delay(failures: int, retry_after: float | None = None) -> float:
 
 
 def next_planned_time(planned_at: datetime, interval: timedelta, now: datetime) -> datetime:
-    """Move a planned check time on by whole intervals until it lies after `now`.
+    """Return the planned time of the check after one that ran at `now`.
 
     Scheduling from the planned time, not from when the check finished, keeps checks from drifting.
+    A check that ran before its planned time, such as `regiojet-watch check`, keeps the plan.
     """
+    if planned_at > now:
+        return planned_at
     next_time = planned_at + interval
     if next_time <= now:
         skipped = (now - next_time) // interval + 1
@@ -208,13 +211,15 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
     except PermanentRegioJetError as error:
         return [record_permanent_failure(target, error, now) for target in targets]
 
+    # Every route of the group follows the first one's plan, so they stay checked together.
+    next_check_at = next_planned_time(first.next_check_at, interval, now)
     results = []
     for target in targets:
         offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)
         if offers:
             result = record_find(target, offers, now)
         else:
-            result = record_no_seats(target, interval, now)
+            result = record_no_seats(target, next_check_at, now)
         result.detail = detail
         results.append(result)
     return results
@@ -250,14 +255,14 @@ def record_find(target: CheckTarget, offers: list[Offer], now: datetime) -> Chec
 
 
 @db_session
-def record_no_seats(target: CheckTarget, interval: timedelta, now: datetime) -> CheckResult:
+def record_no_seats(target: CheckTarget, next_check_at: datetime, now: datetime) -> CheckResult:
     route = MonitoredRoute.get(id=target.route_id)
     if route is None or not route.is_active:
         return CheckResult(target.route_id, "skipped")
 
     route.set(
         last_checked_at=now,
-        next_check_at=next_planned_time(target.next_check_at, interval, now),
+        next_check_at=next_check_at,
         claimed_until=None,
         claim_token="",
         consecutive_failures=0,

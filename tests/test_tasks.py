@@ -305,3 +305,31 @@ def found_notification(fake_api) -> int:
     results = checking.check_route(route_row_id(route), fake_client(), currency="CZK", interval=INTERVAL, now=utc_now())
     (notification_id,) = results[0].notification_ids
     return notification_id
+
+
+def test_next_planned_time_keeps_future_plan():
+    now = utc_now()
+    planned = now + timedelta(seconds=7)
+
+    assert checking.next_planned_time(planned, INTERVAL, now) == planned
+
+
+def test_next_planned_time_skips_missed_intervals():
+    now = utc_now()
+    planned = now - timedelta(seconds=45)
+
+    assert checking.next_planned_time(planned, INTERVAL, now) == planned + 3 * INTERVAL
+
+
+def test_check_single_route_early_check_keeps_planned_time(fake_api):
+    route = upcoming_connection(fake_api)
+    fake_api.sell_out(route["id"])
+    created = watch_connection(route, "anna@example.com")
+    planned = utc_now() + timedelta(seconds=15)
+    with db_session:
+        MonitoredRoute[created.route_id].next_check_at = planned
+
+    check_single_route.call_local(created.route_id)
+    check_single_route.call_local(created.route_id)
+
+    assert route_row(created.route_id)["next_check_at"] == planned
