@@ -4,6 +4,7 @@ Run the worker with `huey_consumer huey_app.huey` (see the Procfile) or `regioje
 Huey keeps no results: nothing reads them, and on Redis they would pile up in one hash.
 """
 
+import ipaddress
 import logging
 import sys
 import threading
@@ -82,12 +83,22 @@ def prepare_worker() -> None:
         _started = True
 
 
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def log_settings(settings: Settings) -> None:
     summary = ", ".join(f"{name}={value}" for name, value in settings.describe().items())
     logger.info("regiojet-watch worker starting: %s", summary)
     if not settings.sends_email:
         logger.warning("SMTP_HOST is not set: emails are written to the log instead of sent")
-    if urlsplit(settings.regiojet_api_url).hostname in ("127.0.0.1", "localhost", "::1"):
+    if is_loopback_url(settings.regiojet_api_url):
         logger.warning(
             "REGIOJET_API_URL is %s, a loopback address such as the fake server; set it to "
             "RegioJet's API to watch real connections",

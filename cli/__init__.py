@@ -30,7 +30,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     Example:
         regiojet-watch stations brno
         regiojet-watch connections Praha Brno 2026-12-05
-        regiojet-watch watch Praha Brno "2026-12-05 14:50" --email jana@example.com
+        regiojet-watch watch "Praha hl.n." "Brno hl.n." "2026-12-06 10:09" --email jana@example.com
         regiojet-watch run
     """
     ctx.obj = AppContext(verbose=verbose)

@@ -95,8 +95,15 @@ def regiojet_errors(action: str) -> Iterator[None]:
     try:
         yield
     except TemporaryRegioJetError as error:
+        if error.status is None:
+            # No HTTP answer at all: most often the URL is wrong or the fake server is not running.
+            api_url = load_settings_or_fail().regiojet_api_url
+            raise click.ClickException(
+                f"could not reach the RegioJet API at {api_url} while {action}: {error}. Nothing was stored. "
+                "Check REGIOJET_API_URL; to use the fake server, start it with `python -m fake_regiojet`."
+            ) from None
         raise click.ClickException(
-            f"RegioJet is unreachable or failing while {action}: {error}. Nothing was stored; try again later."
+            f"RegioJet is failing while {action}: {error}. Nothing was stored; try again later."
         ) from None
     except PermanentRegioJetError as error:
         raise click.ClickException(f"RegioJet rejected the request while {action}: {error}") from None

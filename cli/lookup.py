@@ -20,14 +20,15 @@ def resolve_endpoint(locations: Locations, query: str, param_name: str) -> Locat
 
 def validate_tariffs(client: RegioJetClient, tariffs: Sequence[str]) -> list[str]:
     """Return the tariffs, one per passenger (default one REGULAR), after checking each key."""
-    keys = list(tariffs) or [DEFAULT_TARIFF]
+    # RegioJet's keys are upper case; accept `regular` as a user would type it.
+    keys = [tariff.strip().upper() for tariff in tariffs] or [DEFAULT_TARIFF]
     valid = [tariff.key for tariff in client.get_tariffs()]
     check_keys(keys, valid, "--tariff", "tariff")
     return keys
 
 
 def validate_seat_classes(client: RegioJetClient, seat_classes: Sequence[str]) -> list[str]:
-    keys = list(seat_classes)
+    keys = [seat_class.strip().upper() for seat_class in seat_classes]
     if keys:
         valid = [seat_class.key for seat_class in client.get_seat_classes()]
         check_keys(keys, valid, "--seat-class", "seat class")

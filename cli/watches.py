@@ -71,8 +71,8 @@ def watch_command(
 
     \b
     Example:
-        regiojet-watch watch Praha Brno "2026-12-05 14:50" --email jana@example.com
-        regiojet-watch watch "Praha hl.n." Kosice "2026-12-05 22:04" --email jana@example.com \\
+        regiojet-watch watch "Praha hl.n." "Brno hl.n." "2026-12-06 10:09" --email jana@example.com
+        regiojet-watch watch "Praha hl.n." Kosice "2026-12-06 22:47" --email jana@example.com \\
             --seat-class C1 --tariff REGULAR --tariff CHILD_UNDER_12 --lang en
     """
     address = parse_email(email)
@@ -431,7 +431,7 @@ def print_check_text(row, result, price_classes, queued: int, currency: str) -> 
         click.echo("RegioJet lists no seat class with free seats.")
 
     if result.outcome == "found":
-        click.echo(f"Seats found: {describe_offers(result.offers)}. {queued} emails queued for the worker.")
+        click.echo(f"Seats found: {describe_offers(result.offers)}. {queued} {'email' if queued == 1 else 'emails'} queued for the worker.")
     elif result.outcome == "no_seats":
         wanted = ",".join(row.seat_classes) or "any class"
         passengers = len(row.tariffs)

@@ -1,10 +1,8 @@
 """The `run` command: the Huey consumer in the foreground, with the periodic sweeps."""
 
-import ipaddress
 import logging
 import os
 import time
-from urllib.parse import urlsplit
 
 import click
 from huey.consumer_options import ConsumerConfig
@@ -67,23 +65,5 @@ def configure_huey_logger(verbose: bool, workers: int) -> None:
 
 
 def log_start(settings, workers: int, periodic: bool) -> None:
-    summary = ", ".join(f"{key}={value}" for key, value in settings.describe().items())
-    logger.info("starting worker: %d threads, periodic tasks %s; %s", workers, "on" if periodic else "off", summary)
-    if not settings.sends_email:
-        logger.warning("SMTP_HOST is not set: emails are written to the log instead of sent")
-    if is_loopback_url(settings.regiojet_api_url):
-        logger.warning(
-            "REGIOJET_API_URL %s is a loopback address, such as the fake RegioJet server; "
-            "set it to the public API to watch real connections",
-            settings.regiojet_api_url,
-        )
-
-
-def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    # The settings and their warnings are logged by huey_app when the workers start.
+    logger.info("starting worker: %d threads, periodic tasks %s", workers, "on" if periodic else "off")

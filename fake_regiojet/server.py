@@ -13,6 +13,7 @@ import ipaddress
 import json
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Coroutine
 from datetime import date
@@ -60,7 +61,16 @@ class FakeRegioJetServer:
         _warn_if_not_loopback(self.host)
         self._loop = asyncio.new_event_loop()
         self._run_in_loop_thread()
-        self._call(self._listen())
+        try:
+            self._call(self._listen())
+        except BaseException:
+            # Leave no loop thread behind, so a failed start (port in use) can simply be reported.
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=START_TIMEOUT_SECONDS)
+            self._loop.close()
+            self._thread = None
+            self._loop = None
+            raise
         logger.info("Fake RegioJet API listening on %s", self.base_url)
         return self
 
@@ -275,8 +285,21 @@ def main(argv: list[str] | None = None) -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopped.set())
 
-    with server:
+    try:
+        server.start()
+    except OSError as error:
+        print(
+            f"fake-regiojet: cannot listen on {arguments.host}:{arguments.port}: {error.strerror}. "
+            "Stop the program using that port, or pick another with --port N and set "
+            f"REGIOJET_API_URL=http://{arguments.host}:N/restapi for regiojet-watch.",
+            file=sys.stderr,
+        )
+        return 1
+
+    try:
         # One line on stdout, so a script that started the server can read the URL.
         print(json.dumps({"base_url": server.base_url, "port": server.port}), flush=True)
         stopped.wait()
+    finally:
+        server.stop()
     return 0

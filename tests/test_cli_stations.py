@@ -97,4 +97,27 @@ def test_connections_regiojet_down_is_an_error(fake_api):
     result = invoke("connections", "Praha", "Brno", day.isoformat())
 
     assert result.exit_code == 1
-    assert "RegioJet is unreachable or failing while searching connections" in result.output
+    assert "RegioJet is failing while searching connections" in result.output
+
+
+def test_stations_unreachable_api_names_the_url(monkeypatch):
+    import socket
+
+    import runtime
+
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        closed_port = placeholder.getsockname()[1]
+        url = f"http://127.0.0.1:{closed_port}/restapi"
+        monkeypatch.setenv("REGIOJET_API_URL", url)
+        runtime.get_settings.cache_clear()
+        monkeypatch.setattr(runtime, "_thread_local", type(runtime._thread_local)())
+        try:
+            result = CliRunner().invoke(cli, ["stations", "brno"])
+        finally:
+            monkeypatch.undo()
+            runtime.get_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert f"could not reach the RegioJet API at {url}" in result.output
+    assert "python -m fake_regiojet" in result.output

@@ -14,7 +14,7 @@ from pony.orm import db_session
 
 import runtime
 from cli import cli
-from cli.worker import is_loopback_url
+from huey_app import is_loopback_url
 from models import MonitoredRoute, Notification, ServiceState, Watch, Watcher
 from timeutil import utc_now
 
@@ -127,6 +127,7 @@ def test_run_starts_consumer_and_stops_on_sigterm(fake_api, tmp_path):
         time.sleep(2)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
+        lines.append(worker.stderr.read())
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -218,7 +218,7 @@ def test_watch_regiojet_unavailable_stores_nothing(fake_api):
     result = CliRunner().invoke(cli, watch_args(route))
 
     assert result.exit_code == 1
-    assert "RegioJet is unreachable or failing" in result.output
+    assert "RegioJet is failing" in result.output
     assert "Nothing was stored" in result.output
     assert row_counts() == {"routes": 0, "watchers": 0, "watches": 0}
 

@@ -416,3 +416,22 @@ def test_module_runs_standalone():
     assert announced["base_url"].startswith("http://127.0.0.1:")
     assert reply.status_code == 200
     assert process.returncode == 0
+
+
+def test_fake_server_main_port_in_use_exits_with_hint():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "fake_regiojet", "--port", str(port)], capture_output=True, text=True, timeout=30
+        )
+
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port N" in result.stderr
+    assert "Traceback" not in result.stderr
