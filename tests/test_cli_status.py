@@ -137,7 +137,7 @@ def test_run_starts_consumer_and_stops_on_sigterm(fake_api, tmp_path):
     assert worker.returncode == 0
     assert "starting worker: 1 threads, periodic tasks off" in log
     assert "emails are written to the log instead of sent" in log
-    assert "is a loopback address" in log
+    assert "a loopback address such as the fake server" in log
 
 
 def read_until(process: subprocess.Popen, marker: str, max_lines: int = 200) -> list[str]:
