@@ -68,7 +68,7 @@ def test_parse_settings_smtp_port_follows_security():
     assert parse_settings({"SMTP_SECURITY": "ssl", "SMTP_PORT": "2465"}).smtp_port == 2465
 
 
-def test_parse_settings_email_from_defaults_to_smtp_user_address():
+def test_parse_settings_email_from_smtp_user():
     settings = parse_settings({"SMTP_HOST": "smtp.example.com", "SMTP_USER": "alerts@example.com"})
 
     assert settings.email_from == "alerts@example.com"

@@ -84,7 +84,7 @@ def notification_state() -> list[dict]:
         return [notification.to_dict() for notification in Notification.select()]
 
 
-def test_end_to_end_two_watchers_get_one_email_each(fake_api, smtp_server, consumer_process):
+def test_pipeline_two_watchers_one_email_each(fake_api, smtp_server, consumer_process):
     process, log_path = consumer_process
     route, departure = pick_connection(fake_api)
     fake_api.sell_out(route["id"])

@@ -37,7 +37,7 @@ def detail_requests(fake_api, route_id: str) -> int:
     return sum(count for path, count in paths.items() if path.startswith(f"/restapi/routes/{route_id}/"))
 
 
-def test_schedule_route_checks_queues_due_route_once(fake_api):
+def test_sweep_queues_due_route_once(fake_api):
     route = upcoming_connection(fake_api)
     created = watch_connection(route, "anna@example.com")
 
@@ -48,7 +48,7 @@ def test_schedule_route_checks_queues_due_route_once(fake_api):
     assert route_row(created.route_id)["claimed_until"] is not None
 
 
-def test_claim_due_routes_concurrent_sweeps_claim_disjoint_sets(fake_api):
+def test_claim_concurrent_sweeps_disjoint(fake_api):
     routes = [r for r in fake_api.routes() if r["transfersCount"] == 0][40:80]
     for index, route in enumerate(routes):
         watch_connection(route, f"watcher{index}@example.com")
@@ -71,7 +71,7 @@ def test_claim_due_routes_concurrent_sweeps_claim_disjoint_sets(fake_api):
     assert len(all_claims) == due
 
 
-def test_claim_due_routes_lost_check_becomes_due_after_claim_lapses(fake_api):
+def test_claim_lost_check_due_after_lease(fake_api):
     route = upcoming_connection(fake_api)
     created = watch_connection(route, "anna@example.com")
     now = utc_now()
@@ -85,7 +85,7 @@ def test_claim_due_routes_lost_check_becomes_due_after_claim_lapses(fake_api):
     assert [claim.route_id for claim in checking.claim_due_routes(after_lease, INTERVAL)] == [created.route_id]
 
 
-def test_check_single_route_no_seats_moves_planned_time_by_interval(fake_api):
+def test_check_no_seats_advances_plan(fake_api):
     route = upcoming_connection(fake_api)
     fake_api.sell_out(route["id"])
     created = watch_connection(route, "anna@example.com")
@@ -101,7 +101,7 @@ def test_check_single_route_no_seats_moves_planned_time_by_interval(fake_api):
     assert notifications() == []
 
 
-def test_check_single_route_found_emails_each_watcher_once(fake_api, smtp_server, consumer):
+def test_check_find_emails_each_watcher(fake_api, smtp_server, consumer):
     route = upcoming_connection(fake_api)
     fake_api.sell_out(route["id"])
     anna = watch_connection(route, "anna@example.com", language="cs")
@@ -128,7 +128,7 @@ def test_check_single_route_found_emails_each_watcher_once(fake_api, smtp_server
     assert subjects["bob@example.com"].startswith("Seats")
 
 
-def test_check_single_route_watched_class_sold_out_is_not_a_find(fake_api):
+def test_check_watched_class_sold_out(fake_api):
     route = upcoming_connection(fake_api)
     fake_api.sell_out(route["id"])
     fake_api.set_free_seats(route["id"], {"C0": 50})
@@ -139,7 +139,7 @@ def test_check_single_route_watched_class_sold_out_is_not_a_find(fake_api):
     assert route_row(created.route_id)["status"] == "active"
 
 
-def test_check_single_route_party_larger_than_free_seats_is_not_a_find(fake_api):
+def test_check_party_exceeds_free_seats(fake_api):
     route = upcoming_connection(fake_api)
     fake_api.sell_out(route["id"])
     fake_api.set_free_seats(route["id"], {"C0": 2})
@@ -153,7 +153,7 @@ def test_check_single_route_party_larger_than_free_seats_is_not_a_find(fake_api)
     assert route_row(created.route_id)["status"] == FOUND
 
 
-def test_check_single_route_temporary_error_backs_off(fake_api):
+def test_check_temporary_error_backs_off(fake_api):
     route = upcoming_connection(fake_api)
     created = watch_connection(route, "anna@example.com")
     fake_api.set_fault(route["id"], "status", status=503)
@@ -168,7 +168,7 @@ def test_check_single_route_temporary_error_backs_off(fake_api):
     assert row["next_check_at"] >= before + timedelta(seconds=checking.BACKOFF_BASE_SECONDS / 2)
 
 
-def test_check_single_route_honours_retry_after(fake_api):
+def test_check_honours_retry_after(fake_api):
     route = upcoming_connection(fake_api)
     created = watch_connection(route, "anna@example.com")
     fake_api.set_fault(route["id"], "status", status=429, retry_after=120)
@@ -179,7 +179,7 @@ def test_check_single_route_honours_retry_after(fake_api):
     assert route_row(created.route_id)["next_check_at"] >= before + timedelta(seconds=120)
 
 
-def test_check_single_route_vanished_connection_marks_failed(fake_api):
+def test_check_vanished_connection_fails(fake_api):
     route = upcoming_connection(fake_api)
     created = watch_connection(route, "anna@example.com")
     fake_api.vanish(route["id"])
@@ -191,7 +191,7 @@ def test_check_single_route_vanished_connection_marks_failed(fake_api):
     assert "404" in row["last_error"]
 
 
-def test_check_single_route_same_connection_makes_one_request(fake_api):
+def test_check_shared_connection_one_request(fake_api):
     route = upcoming_connection(fake_api)
     fake_api.sell_out(route["id"])
     relax = watch_connection(route, "anna@example.com", seat_classes=("C1",))
@@ -209,7 +209,7 @@ def test_check_single_route_same_connection_makes_one_request(fake_api):
     assert route_row(relax.route_id)["next_check_at"] == route_row(business.route_id)["next_check_at"]
 
 
-def test_send_notification_email_sends_once_when_queued_twice(fake_api, smtp_server, consumer):
+def test_send_queued_twice_sends_once(fake_api, smtp_server, consumer):
     route = upcoming_connection(fake_api)
     watch_connection(route, "anna@example.com")
     result = checking.check_route(
@@ -225,7 +225,7 @@ def test_send_notification_email_sends_once_when_queued_twice(fake_api, smtp_ser
     assert len(smtp_server.messages) == 1
 
 
-def test_send_notification_email_temporary_failure_keeps_it_pending(fake_api, smtp_server):
+def test_send_temporary_failure_stays_pending(fake_api, smtp_server):
     notification_id = found_notification(fake_api)
     smtp_server.fail_data(451)
 
@@ -240,7 +240,7 @@ def test_send_notification_email_temporary_failure_keeps_it_pending(fake_api, sm
     assert huey_app.huey.pending_count() + huey_app.huey.scheduled_count() == 1
 
 
-def test_send_notification_email_rejected_recipient_fails_without_retry(fake_api, smtp_server):
+def test_send_rejected_recipient_fails(fake_api, smtp_server):
     notification_id = found_notification(fake_api)
     smtp_server.reject_recipient(550)
 
@@ -252,7 +252,7 @@ def test_send_notification_email_rejected_recipient_fails_without_retry(fake_api
     assert huey_app.huey.pending_count() + huey_app.huey.scheduled_count() == 0
 
 
-def test_requeue_stale_notifications_sends_lost_notification(fake_api, smtp_server, consumer):
+def test_requeue_stale_sends_lost_notification(fake_api, smtp_server, consumer):
     notification_id = found_notification(fake_api)
     with db_session:
         Notification[notification_id].next_attempt_at = utc_now() - timedelta(minutes=5)
@@ -263,7 +263,7 @@ def test_requeue_stale_notifications_sends_lost_notification(fake_api, smtp_serv
     assert len(smtp_server.messages) == 1
 
 
-def test_expire_past_routes_expires_active_and_keeps_found(fake_api):
+def test_expire_past_routes_keeps_found(fake_api):
     active_route, found_route = [r for r in fake_api.routes() if r["transfersCount"] == 0][200:202]
     active = watch_connection(active_route, "anna@example.com")
     found = watch_connection(found_route, "bob@example.com")
@@ -278,7 +278,7 @@ def test_expire_past_routes_expires_active_and_keeps_found(fake_api):
     assert route_row(found.route_id)["status"] == FOUND
 
 
-def test_plan_route_sweeps_schedules_one_sweep_per_interval():
+def test_plan_route_sweeps_per_interval():
     plan_route_sweeps.call_local()
 
     # 60 s / 20 s: the sweep at delay 0 is scheduled too, since Huey schedules every delayed call.
@@ -321,7 +321,7 @@ def test_next_planned_time_skips_missed_intervals():
     assert checking.next_planned_time(planned, INTERVAL, now) == planned + 3 * INTERVAL
 
 
-def test_check_single_route_early_check_keeps_planned_time(fake_api):
+def test_check_early_keeps_plan(fake_api):
     route = upcoming_connection(fake_api)
     fake_api.sell_out(route["id"])
     created = watch_connection(route, "anna@example.com")
