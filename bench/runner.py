@@ -20,7 +20,6 @@ from huey import PriorityRedisHuey
 import models
 from bench import services
 from bench.seed import WATCHERS_PER_ROUTE, pick_connections, seed_routes
-from timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ def run(arguments: argparse.Namespace, workdir: Path) -> dict:
     url = services.recreate_database(arguments.postgres, arguments.database)
     models.setup_database(url)
     connections = pick_connections(arguments.routes, DEPARTURE_EVERY_MINUTES, rng)
-    seeded = seed_routes(url, connections, utc_now())
+    seeded = seed_routes(url, connections, timedelta(seconds=arguments.interval))
     finds = rng.sample(seeded, min(arguments.finds, len(seeded)))
 
     huey_name = f"regiojet-watch-bench-{os.getpid()}"

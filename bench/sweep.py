@@ -18,6 +18,7 @@ import models
 from timeutil import utc_now
 
 REPEATS = 5
+CLAIM_BATCH = 5000
 
 
 def seed_due_routes(url: str, count: int, interval: float) -> None:
@@ -51,21 +52,22 @@ def release_claims(url: str) -> None:
         cursor.execute("UPDATE monitored_route SET claimed_until = NULL, claim_token = '' WHERE claim_token <> ''")
 
 
-def time_sweeps(url: str, interval: float) -> dict:
-    """Run the sweep of `schedule_route_checks` REPEATS times, releasing the claims in between."""
+def time_sweeps(url: str, interval: float, limit: int, prefix: str) -> dict:
+    """Claim and batch as `schedule_route_checks` does, REPEATS times, releasing the claims in between."""
     window = timedelta(seconds=interval * 1.5)
     durations = []
     claimed = 0
     for _ in range(REPEATS):
         release_claims(url)
         started = time.perf_counter()
-        claims = checking.claim_due_routes(utc_now(), window)
+        claims = checking.claim_due_routes(utc_now(), window, limit=limit)
+        checking.plan_batches(claims)
         durations.append((time.perf_counter() - started) * 1000)
         claimed = sum(len(claim.route_ids) for claim in claims)
     return {
-        "sweep_ms_median": round(statistics.median(durations), 1),
-        "sweep_ms_max": round(max(durations), 1),
-        "sweep_routes_claimed": claimed,
+        f"{prefix}_ms_median": round(statistics.median(durations), 1),
+        f"{prefix}_ms_max": round(max(durations), 1),
+        f"{prefix}_routes_claimed": claimed,
     }
 
 
@@ -73,7 +75,11 @@ def main() -> int:
     url, count, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     models.setup_database(url)
     seed_due_routes(url, count, interval)
-    print(json.dumps(dict(time_sweeps(url, interval), sweep_routes_total=count)))
+    # One full sweep as the worker runs it, and one claim of CLAIM_BATCH routes for comparison with
+    # sweeps that claim less at a time.
+    figures = time_sweeps(url, interval, checking.SWEEP_MAX_ROUTES, "sweep")
+    figures.update(time_sweeps(url, interval, CLAIM_BATCH, "claim_5000"))
+    print(json.dumps(dict(figures, sweep_routes_total=count)))
     return 0
 
 
