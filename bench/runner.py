@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -42,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="PostgreSQL server URL without a database name")
     parser.add_argument("--database", default="regiojet_watch_bench",
                         help="database the benchmark drops and creates; never a test database")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13", help="Redis URL with its own db number")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
+                        help="Redis URL; a db number no test run on this server uses, because some test suites FLUSHDB theirs")
     parser.add_argument("--sweep-routes", type=int, default=100_000,
                         help="routes in the separate claim-sweep timing database; 0 skips it")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the route and moment choice")
@@ -240,6 +242,10 @@ def time_claim_sweep(arguments) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    # Let SIGTERM (and SIGINT, which a shell's background job ignores) run the clean-up that
+    # stops the fake API and the consumers.
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: sys.exit(1))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     workdir = Path(tempfile.mkdtemp(prefix="regiojet-watch-bench-"))
     result = run(arguments, workdir)
