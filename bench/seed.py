@@ -48,7 +48,7 @@ def seed_routes(url: str, connections: list[Connection], interval: timedelta) ->
     """Insert one monitored route per connection with its watchers and watches, in one transaction.
 
     The first checks are spread evenly over one interval from now, as if the watches had been
-    created at random moments; watches created in one burst would keep being checked in one burst.
+    created at random moments. Watches created in one burst would keep being checked in one burst.
     """
     now = utc_now()
     rows = []
@@ -92,8 +92,8 @@ def seed_routes(url: str, connections: list[Connection], interval: timedelta) ->
             for offset in range(WATCHERS_PER_ROUTE)
         ]
         execute_values(cursor, "INSERT INTO watch (watcher, route, created_at) VALUES %s", watch_rows, page_size=3000)
-        # Without statistics of the fresh rows PostgreSQL plans the first claim as a nested loop
-        # over sequential scans, which took 14 s at 10,000 routes; autovacuum would analyze later.
+        # Without statistics of the fresh rows, PostgreSQL planned the first claim as a nested loop
+        # over sequential scans, which took 14 s at 10,000 routes. Autovacuum would analyze later.
         cursor.execute("ANALYZE")
 
     return [
