@@ -10,16 +10,18 @@ import logging
 import random
 import uuid
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pony.orm import db_session, select
+from pony.orm import db_session
 
 from availability import Offer, find_offers
 from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db
 from regiojet_client import (
     PermanentRegioJetError,
     RegioJetClient,
+    RegioJetError,
     RouteDetail,
     SoldOutError,
     TemporaryRegioJetError,
@@ -110,8 +112,10 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
     }
     skip_locked = " FOR UPDATE SKIP LOCKED" if db.provider.dialect == "PostgreSQL" else ""
     # The outer WHERE repeats the claim test: on PostgreSQL a concurrent sweep that claimed a row
-    # first makes this UPDATE re-check the row and leave it alone.
-    db.execute(
+    # first makes this UPDATE re-check the row and leave it alone. RETURNING hands back the claimed
+    # rows without a second query, which would scan the table because claim_token has no index
+    # (PostgreSQL, and SQLite from 3.35).
+    cursor = db.execute(
         f"""
         UPDATE monitored_route SET claim_token = $token, claimed_until = $claimed_until
         WHERE id IN (
@@ -122,13 +126,17 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
             LIMIT $limit{skip_locked}
         )
         AND status = 'active' AND (claimed_until IS NULL OR claimed_until < $now)
+        RETURNING id, next_check_at, connection_key
         """,
         params,
     )
-    rows = select(
-        (route.id, route.next_check_at, route.connection_key) for route in MonitoredRoute if route.claim_token == token
-    )
-    return group_claims(rows[:], now)
+    rows = [(route_id, as_datetime(next_check_at), key) for route_id, next_check_at, key in cursor.fetchall()]
+    return group_claims(rows, now)
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    """Convert a raw query's timestamp, which the SQLite driver returns as text, to a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def group_claims(rows, now: datetime) -> list[ClaimedCheck]:
@@ -331,3 +339,115 @@ def expire_past_routes(now: datetime) -> int:
     )
     return cursor.rowcount
 
+
+
+# The most routes one sweep claims. A sweep looks 1.5 intervals ahead, so this covers 20,000
+# monitored routes; routes beyond it wait for the next sweep.
+SWEEP_MAX_ROUTES = 30_000
+
+# A batch task checks the routes planned within this span of each other, at most this many.
+BATCH_SPAN = timedelta(seconds=1)
+BATCH_MAX_ROUTES = 200
+
+
+def plan_batches(claims: list[ClaimedCheck]) -> list[tuple[datetime, tuple[int, ...]]]:
+    """Split claims sorted by planned time into batches of one time span; return (planned_at, route ids).
+
+    A batch runs at its first planned time, so no check in it runs later than planned and none more
+    than BATCH_SPAN early.
+    """
+    batches: list[tuple[datetime, list[int]]] = []
+    for claim in claims:
+        if batches and claim.planned_at - batches[-1][0] < BATCH_SPAN and len(batches[-1][1]) < BATCH_MAX_ROUTES:
+            batches[-1][1].extend(claim.route_ids)
+        else:
+            batches.append((claim.planned_at, list(claim.route_ids)))
+    return [(planned_at, tuple(route_ids)) for planned_at, route_ids in batches]
+
+
+@db_session
+def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
+    """Load the active routes among `route_ids`, grouped by connection key (one request per group)."""
+    routes = MonitoredRoute.select(lambda route: route.id in route_ids and route.status == ACTIVE)
+    groups: dict[str, list[CheckTarget]] = defaultdict(list)
+    for route in sorted(routes, key=lambda route: route.id):
+        groups[route.connection_key].append(
+            CheckTarget(
+                route_id=route.id,
+                regiojet_route_id=route.regiojet_route_id,
+                from_station_id=route.from_station_id,
+                to_station_id=route.to_station_id,
+                tariffs=tuple(route.tariff_list),
+                seat_classes=frozenset(route.seat_class_list),
+                next_check_at=route.next_check_at,
+            )
+        )
+    return list(groups.values())
+
+
+def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None | RegioJetError:
+    """Request the route detail of one connection; return None when sold out, or the RegioJet error."""
+    first = targets[0]
+    try:
+        return get_client().get_route_detail(
+            first.regiojet_route_id, first.from_station_id, first.to_station_id, first.tariffs
+        )
+    except SoldOutError:
+        return None
+    except (TemporaryRegioJetError, PermanentRegioJetError) as error:
+        return error
+
+
+def check_routes(route_ids: list[int], executor: Executor, get_client, currency: str, interval: timedelta,
+                 now: datetime) -> list[CheckResult]:
+    """Check many claimed routes: one request per connection, sent concurrently on `executor`.
+
+    `get_client` returns the calling thread's RegioJetClient. Finds are recorded route by route, each
+    in its own transaction with its notifications; every route without seats is recorded in one
+    transaction. The caller queues the returned notifications.
+    """
+    groups = load_batch_targets(list(route_ids))
+    loaded = {target.route_id for group in groups for target in group}
+    results = [CheckResult(route_id, "skipped") for route_id in route_ids if route_id not in loaded]
+    release_claims([result.route_id for result in results])
+
+    details = executor.map(lambda group: fetch_detail(group, get_client), groups)
+    without_seats: list[CheckTarget] = []
+    for group, detail in zip(groups, details):
+        if isinstance(detail, TemporaryRegioJetError):
+            results += [record_temporary_failure(target, detail, interval, now) for target in group]
+            continue
+        if isinstance(detail, PermanentRegioJetError):
+            results += [record_permanent_failure(target, detail, now) for target in group]
+            continue
+        for target in group:
+            offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)
+            if offers:
+                results.append(record_find(target, offers, now))
+            else:
+                without_seats.append(target)
+
+    results += record_no_seats_batch(without_seats, interval, now)
+    return results
+
+
+@db_session
+def record_no_seats_batch(targets: list[CheckTarget], interval: timedelta, now: datetime) -> list[CheckResult]:
+    """Plan the next check of every target still active and release its claim, in one transaction."""
+    results = []
+    for target in targets:
+        cursor = db.execute(
+            """UPDATE monitored_route SET last_checked_at = $now, next_check_at = $next_check_at,
+                claimed_until = NULL, claim_token = '', consecutive_failures = 0, failing_since = NULL
+            WHERE id = $id AND status = 'active'""",
+            {"now": now, "next_check_at": next_planned_time(target.next_check_at, interval, now), "id": target.route_id},
+        )
+        results.append(CheckResult(target.route_id, "no_seats" if cursor.rowcount == 1 else "skipped"))
+    return results
+
+
+@db_session
+def release_claims(route_ids: list[int]) -> None:
+    for route_id in route_ids:
+        db.execute("UPDATE monitored_route SET claimed_until = NULL, claim_token = '' WHERE id = $route_id",
+                   {"route_id": route_id})

@@ -120,8 +120,17 @@ def _travel_time(duration: timedelta) -> str:
 class FakeApi:
     """State and request handling of the fake RegioJet API."""
 
-    def __init__(self, seed: int = 1, latency_ms: float = 0, first_day: date | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 1,
+        latency_ms: float = 0,
+        first_day: date | None = None,
+        departure_every_minutes: int | None = None,
+        all_sold_out: bool = False,
+    ) -> None:
         self.seed = seed
+        self.departure_every_minutes = departure_every_minutes
+        self.all_sold_out = all_sold_out
         self.initial_latency_ms = latency_ms
         self.first_day = first_day
         self._lock = threading.Lock()
@@ -132,7 +141,7 @@ class FakeApi:
 
     def reset(self) -> None:
         """Restore the start state: seats, vanished routes, faults, latency and request counts."""
-        connections = generate(self.seed, self.first_day)
+        connections = generate(self.seed, self.first_day, self.departure_every_minutes, self.all_sold_out)
         with self._lock:
             self.connections = connections
             self._by_first_day: dict[date, list[Connection]] = {}

@@ -37,10 +37,17 @@ class FakeRegioJetServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, seed: int = 1,
-                 first_day: date | None = None) -> None:
+                 first_day: date | None = None, departure_every_minutes: int | None = None,
+                 all_sold_out: bool = False) -> None:
         self.host = host
         self.port = port
-        self.api = FakeApi(seed=seed, latency_ms=latency_ms, first_day=first_day)
+        self.api = FakeApi(
+            seed=seed,
+            latency_ms=latency_ms,
+            first_day=first_day,
+            departure_every_minutes=departure_every_minutes,
+            all_sold_out=all_sold_out,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -273,13 +280,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default: 8765)")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay added to every API reply, in ms")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated timetable and seats")
+    parser.add_argument(
+        "--departure-every-minutes",
+        type=int,
+        default=None,
+        help="run every line this many minutes apart all day instead of its usual departures (benchmarks)",
+    )
+    parser.add_argument("--all-sold-out", action="store_true", help="start with no free seat in any class")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = FakeRegioJetServer(arguments.host, arguments.port, arguments.latency_ms, arguments.seed)
+    if arguments.departure_every_minutes is not None and not 1 <= arguments.departure_every_minutes <= 1440:
+        raise SystemExit(
+            f"Invalid --departure-every-minutes {arguments.departure_every_minutes}: use 1 to 1440"
+        )
+    server = FakeRegioJetServer(
+        arguments.host,
+        arguments.port,
+        arguments.latency_ms,
+        arguments.seed,
+        departure_every_minutes=arguments.departure_every_minutes,
+        all_sold_out=arguments.all_sold_out,
+    )
 
     stopped = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):

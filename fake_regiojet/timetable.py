@@ -115,8 +115,23 @@ def _transfer_connections(sections: list[Section], by_line_day: dict) -> list[Co
     return connections
 
 
-def generate(seed: int, first_day: date | None = None) -> dict[str, Connection]:
-    """Build every connection of DAYS days from `first_day` (today in Prague by default)."""
+def bench_departures(line: data.Line, every_minutes: int) -> tuple[str, ...]:
+    """Departures every `every_minutes` through the day, on the minute of the line's first departure."""
+    first_minute = int(line.departures[0].split(":")[1]) % every_minutes
+    return tuple(f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(first_minute, 24 * 60, every_minutes))
+
+
+def generate(
+    seed: int,
+    first_day: date | None = None,
+    departure_every_minutes: int | None = None,
+    all_sold_out: bool = False,
+) -> dict[str, Connection]:
+    """Build every connection of DAYS days from `first_day` (today in Prague by default).
+
+    `departure_every_minutes` replaces each line's departures with a denser plan, for benchmarks
+    that need tens of thousands of connections; `all_sold_out` starts every class with no free seat.
+    """
     rng = random.Random(seed)
     first_day = first_day or local_today()
     next_id = 5_500_000_000 + rng.randrange(0, 400_000_000, 1000)
@@ -126,11 +141,16 @@ def generate(seed: int, first_day: date | None = None) -> dict[str, Connection]:
     for day_index in range(DAYS):
         day = first_day + timedelta(days=day_index)
         for line in data.LINES:
-            for departure in line.departures:
+            departures = line.departures
+            if departure_every_minutes is not None:
+                departures = bench_departures(line, departure_every_minutes)
+            for departure in departures:
                 capacity = {key: size for key, (size, _) in line.seat_classes.items()}
                 next_id += rng.randint(3, 97)
                 section = Section(next_id, line, _section_stops(line, day, departure), capacity)
                 section.free_seats = _initial_seats(rng, capacity)
+                if all_sold_out:
+                    section.free_seats = {key: 0 for key in capacity}
                 sections.append(section)
                 by_line_day[(line.code, day, departure)] = section
 

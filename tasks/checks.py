@@ -1,11 +1,11 @@
-"""The check task: one RegioJet request for a monitored route and the routes claimed with it."""
+"""The check tasks: one connection (`check_single_route`) or a batch of claimed routes (`check_route_batch`)."""
 
 import logging
 from datetime import timedelta
 
-from checking import check_route
+from checking import CheckResult, check_route, check_routes
 from huey_app import huey
-from runtime import get_regiojet_client, get_settings
+from runtime import get_check_executor, get_regiojet_client, get_settings
 from tasks.priorities import CHECK_PRIORITY
 from timeutil import utc_now
 
@@ -25,8 +25,27 @@ def check_single_route(route_id: int) -> None:
         now=utc_now(),
     )
 
-    # Queue emails only now: the notifications were committed inside check_route, so a worker
-    # picking one up is sure to find its row.
+    queue_notifications(results)
+
+
+@huey.task(retries=3, retry_delay=10, priority=CHECK_PRIORITY)
+def check_route_batch(route_ids: tuple[int, ...]) -> None:
+    """Check claimed routes of many connections with concurrent requests, then queue the finds' emails."""
+    settings = get_settings()
+    results = check_routes(
+        list(route_ids),
+        get_check_executor(),
+        get_regiojet_client,
+        currency=settings.regiojet_currency,
+        interval=timedelta(seconds=settings.check_interval_seconds),
+        now=utc_now(),
+    )
+    queue_notifications(results)
+
+
+def queue_notifications(results: list[CheckResult]) -> None:
+    # Queue emails only now: the notifications were committed by the check, so a worker picking
+    # one up is sure to find its row.
     from tasks.notifications import send_notification_email
 
     for result in results:

@@ -16,7 +16,7 @@ import outbox
 from huey_app import huey
 from models import upsert_service_state
 from runtime import get_settings
-from tasks.checks import check_single_route
+from tasks.checks import check_route_batch
 from tasks.notifications import send_notification_email
 from tasks.priorities import SWEEP_PRIORITY
 from timeutil import utc_now
@@ -41,18 +41,19 @@ def schedule_route_checks() -> None:
     interval = get_settings().check_interval_seconds
     # Looking a little past the next sweep covers a late sweep without leaving a gap.
     window = timedelta(seconds=interval * 1.5)
-    claims = checking.claim_due_routes(now, window)
+    claims = checking.claim_due_routes(now, window, limit=checking.SWEEP_MAX_ROUTES)
 
-    for claim in claims:
-        if claim.planned_at <= now:
-            check_single_route(claim.route_id)
+    batches = checking.plan_batches(claims)
+    for planned_at, route_ids in batches:
+        if planned_at <= now:
+            check_route_batch(route_ids)
         else:
-            check_single_route.schedule(args=(claim.route_id,), eta=claim.planned_at)
+            check_route_batch.schedule(args=(route_ids,), eta=planned_at)
 
     record_sweep(now, len(claims))
     if claims:
         routes = sum(len(claim.route_ids) for claim in claims)
-        logger.info("sweep queued %d checks covering %d routes", len(claims), routes)
+        logger.info("sweep queued %d checks covering %d routes in %d batches", len(claims), routes, len(batches))
 
 
 @db_session

@@ -1,0 +1,254 @@
+"""Run the benchmark: seed, start every process, free seats on random routes, measure, stop everything."""
+
+import argparse
+import json
+import logging
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+from huey import PriorityRedisHuey
+
+import models
+from bench import services
+from bench.seed import WATCHERS_PER_ROUTE, pick_connections, seed_routes
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_SECONDS = 0.5
+# Dense enough for 47,000 direct fake connections over the fake's 30 days.
+DEPARTURE_EVERY_MINUTES = 10
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--routes", type=int, default=1000, help="monitored routes to seed, one connection each")
+    parser.add_argument("--duration", type=float, default=120, help="seconds in which seats appear on routes")
+    parser.add_argument("--warmup", type=float, default=30, help="seconds of checking before measuring starts")
+    parser.add_argument("--finds", type=int, default=20, help="routes whose seats appear during the run")
+    parser.add_argument("--latency-ms", type=float, default=50, help="delay of every fake API reply, in ms")
+    parser.add_argument("--interval", type=int, default=20, help="CHECK_INTERVAL_SECONDS of the consumers")
+    parser.add_argument("--consumers", type=int, default=1, help="huey_consumer processes to start")
+    parser.add_argument("--workers", type=int, default=50, help="worker threads per consumer")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432",
+                        help="PostgreSQL server URL without a database name")
+    parser.add_argument("--database", default="regiojet_watch_bench",
+                        help="database the benchmark drops and creates; never a test database")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
+                        help="Redis URL; a db number no test run on this server uses, because some test suites FLUSHDB theirs")
+    parser.add_argument("--sweep-routes", type=int, default=100_000,
+                        help="routes in the separate claim-sweep timing database; 0 skips it")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the route and moment choice")
+    return parser
+
+
+class ProcessSampler(threading.Thread):
+    """Sample queue length and summed RSS of the consumer processes until stopped."""
+
+    def __init__(self, pids: list[int], huey: PriorityRedisHuey) -> None:
+        super().__init__(name="bench-sampler", daemon=True)
+        self.pids = pids
+        self.huey = huey
+        self.stopped = threading.Event()
+        self.max_queue = 0
+        self.max_rss_bytes = 0
+
+    def run(self) -> None:
+        while not self.stopped.wait(SAMPLE_SECONDS):
+            queued = self.huey.pending_count() + self.huey.scheduled_count()
+            self.max_queue = max(self.max_queue, queued)
+            self.max_rss_bytes = max(self.max_rss_bytes, sum(rss_bytes(pid) for pid in self.pids))
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of proc(5), counted after the closing parenthesis.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def detail_requests(base_url: str) -> int:
+    control = base_url.rsplit("/restapi", 1)[0] + "/_fake/requests"
+    paths = requests.get(control, timeout=10).json()["paths"]
+    return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
+
+
+def free_seats(base_url: str, regiojet_route_id: str, seat_class: str) -> None:
+    control = base_url.rsplit("/restapi", 1)[0] + f"/_fake/routes/{regiojet_route_id}/seats"
+    requests.put(control, json={seat_class: 2}, timeout=10).raise_for_status()
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+
+def run(arguments: argparse.Namespace, workdir: Path) -> dict:
+    rng = random.Random(arguments.seed)
+    url = services.recreate_database(arguments.postgres, arguments.database)
+    models.setup_database(url)
+    connections = pick_connections(arguments.routes, DEPARTURE_EVERY_MINUTES, rng)
+    seeded = seed_routes(url, connections, timedelta(seconds=arguments.interval))
+    finds = rng.sample(seeded, min(arguments.finds, len(seeded)))
+
+    huey_name = f"regiojet-watch-bench-{os.getpid()}"
+    huey = PriorityRedisHuey(huey_name, url=arguments.redis_url, results=False)
+    started: list[subprocess.Popen] = []
+    smtp = None
+    try:
+        fake, base_url = services.start_fake_api(arguments.latency_ms, DEPARTURE_EVERY_MINUTES, workdir / "fake.log")
+        started.append(fake)
+        smtp, inbox = services.start_smtp_server()
+        environment = {
+            "DATABASE_URL": url,
+            "REDIS_URL": arguments.redis_url,
+            "HUEY_NAME": huey_name,
+            "REGIOJET_API_URL": base_url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_SECURITY": "none",
+            "SMTP_USER": "",
+            "SMTP_PASSWORD": "",
+            "EMAIL_FROM": "alerts@bench.test",
+            "CHECK_INTERVAL_SECONDS": str(arguments.interval),
+            "TZ": "UTC",
+        }
+        consumers = [
+            services.start_consumer(environment, arguments.workers, workdir / f"consumer-{index}.log")
+            for index in range(arguments.consumers)
+        ]
+        started.extend(consumers)
+        sampler = ProcessSampler([process.pid for process in consumers], huey)
+        sampler.start()
+
+        time.sleep(arguments.warmup)
+        moments = sorted(rng.uniform(0, arguments.duration) for _ in finds)
+        measured = measure(arguments, base_url, list(zip(moments, finds)), inbox, consumers)
+        sampler.stopped.set()
+        sampler.join()
+        measured.update(
+            max_queue_length=sampler.max_queue,
+            peak_rss_mb=round(sampler.max_rss_bytes / 2**20, 1),
+            cpu_seconds=round(sum(cpu_seconds(process.pid) for process in consumers), 1),
+        )
+        for index, process in enumerate(consumers):
+            if process.poll() is not None:
+                raise RuntimeError(f"consumer {index} exited early; see {workdir}/consumer-{index}.log")
+    finally:
+        for process in reversed(started):
+            services.stop_process(process)
+        if smtp is not None:
+            smtp.stop()
+        huey.flush()
+
+    if arguments.sweep_routes:
+        measured.update(time_claim_sweep(arguments))
+    return dict(
+        routes=arguments.routes,
+        watchers_per_route=WATCHERS_PER_ROUTE,
+        latency_ms=arguments.latency_ms,
+        interval_s=arguments.interval,
+        consumers=arguments.consumers,
+        workers=arguments.workers,
+        duration_s=arguments.duration,
+        **measured,
+    )
+
+
+def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
+    """Free seats on each route at its moment (seconds from the start) and collect the email delays."""
+    start = time.time()
+    requests_at_start = detail_requests(base_url)
+    cpu_at_start = sum(cpu_seconds(process.pid) for process in consumers)
+    appeared: dict[str, float] = {}
+    window_counts = []
+    next_window = start + arguments.interval
+    last_count = requests_at_start
+    pending = list(moments)
+    while time.time() < start + arguments.duration:
+        now = time.time()
+        while pending and start + pending[0][0] <= now:
+            _, route = pending.pop(0)
+            free_seats(base_url, route.regiojet_route_id, route.seat_class)
+            for email in route.emails:
+                appeared[email] = time.time()
+        if now >= next_window:
+            count = detail_requests(base_url)
+            window_counts.append(count - last_count)
+            last_count = count
+            next_window += arguments.interval
+        time.sleep(0.05)
+    for _, route in pending:
+        free_seats(base_url, route.regiojet_route_id, route.seat_class)
+        for email in route.emails:
+            appeared[email] = time.time()
+    measured_seconds = time.time() - start
+    requests_in_run = detail_requests(base_url) - requests_at_start
+
+    # Wait for the last emails, then two more intervals in which a duplicate would arrive.
+    deadline = time.time() + 6 * arguments.interval
+    while time.time() < deadline and len({e.recipient for e in inbox.snapshot()} & appeared.keys()) < len(appeared):
+        time.sleep(0.2)
+    time.sleep(2 * arguments.interval)
+
+    received = inbox.snapshot()
+    first_arrival: dict[str, float] = {}
+    for email in received:
+        first_arrival.setdefault(email.recipient, email.received_at)
+    delays = [first_arrival[email] - appeared[email] for email in appeared if email in first_arrival]
+    distinct = arguments.routes
+    return {
+        "emails_expected": len(appeared),
+        "emails_missed": len(appeared.keys() - first_arrival.keys()),
+        "emails_duplicated": len(received) - len(first_arrival),
+        "emails_unexpected": len(first_arrival.keys() - appeared.keys()),
+        "alert_delay_p50_s": percentile(delays, 0.50),
+        "alert_delay_p95_s": percentile(delays, 0.95),
+        "alert_delay_max_s": round(max(delays), 2) if delays else None,
+        "checks_per_second": round(requests_in_run / measured_seconds, 1),
+        "requests_per_window_per_connection": [round(count / distinct, 3) for count in window_counts],
+        "cpu_seconds_in_run": round(sum(cpu_seconds(p.pid) for p in consumers) - cpu_at_start, 1),
+    }
+
+
+def time_claim_sweep(arguments) -> dict:
+    url = services.recreate_database(arguments.postgres, f"{arguments.database}_sweep")
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.sweep", url, str(arguments.sweep_routes), str(arguments.interval)],
+        cwd=services.REPOSITORY, capture_output=True, text=True, timeout=600, check=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    # Let SIGTERM (and SIGINT, which a shell's background job ignores) run the clean-up that
+    # stops the fake API and the consumers.
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: sys.exit(1))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workdir = Path(tempfile.mkdtemp(prefix="regiojet-watch-bench-"))
+    result = run(arguments, workdir)
+    result["logs"] = str(workdir)
+    print(json.dumps(result), flush=True)
+    return 0

@@ -1,0 +1,110 @@
+"""Batch checks: the sweep's batches and `check_route_batch` against the fake API and SMTP server."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from pony.orm import db_session
+
+import checking
+from models import FOUND, PENDING, MonitoredRoute, Notification
+from runtime import get_regiojet_client
+from tasks import check_route_batch
+from tests.helpers import watch_connection
+from timeutil import utc_now
+
+INTERVAL = timedelta(seconds=20)
+START = datetime(2026, 5, 1, 12, 0, 0)
+
+
+def claim(route_id: int, seconds: float) -> checking.ClaimedCheck:
+    return checking.ClaimedCheck(route_id, START + timedelta(seconds=seconds), (route_id,))
+
+
+def route_row(route_id: int) -> dict:
+    with db_session:
+        return MonitoredRoute[route_id].to_dict()
+
+
+def detail_request_count(fake_api) -> int:
+    paths = fake_api.requests_made()["paths"]
+    return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
+
+
+def direct_routes(fake_api, count: int) -> list[dict]:
+    cutoff = (utc_now() + timedelta(days=1)).isoformat()
+    routes = [r for r in fake_api.routes() if r["transfersCount"] == 0 and not r["support"]]
+    return [r for r in routes if r["stops"][0]["time"] > cutoff][:count]
+
+
+def test_plan_batches_joins_claims_within_one_span():
+    batches = checking.plan_batches([claim(1, 0), claim(2, 0.5), claim(3, 1.2), claim(4, 5)])
+
+    assert [route_ids for _, route_ids in batches] == [(1, 2), (3,), (4,)]
+    assert [planned_at for planned_at, _ in batches] == [START, START + timedelta(seconds=1.2), START + timedelta(seconds=5)]
+
+
+def test_plan_batches_caps_routes_per_batch():
+    claims = [claim(route_id, 0) for route_id in range(checking.BATCH_MAX_ROUTES + 1)]
+
+    batches = checking.plan_batches(claims)
+
+    assert [len(route_ids) for _, route_ids in batches] == [checking.BATCH_MAX_ROUTES, 1]
+
+
+def test_check_route_batch_one_request_per_connection(fake_api):
+    routes = direct_routes(fake_api, 3)
+    for route in routes:
+        fake_api.sell_out(route["id"])
+    created = [watch_connection(route, f"watcher{index}@example.com") for index, route in enumerate(routes)]
+    # A second seat class on the first connection shares its request.
+    created.append(watch_connection(routes[0], "bob@example.com", seat_classes=("C1",)))
+    planned = {watch.route_id: route_row(watch.route_id)["next_check_at"] for watch in created}
+    claims = checking.claim_due_routes(utc_now(), INTERVAL)
+    fake_api.reset_requests()
+
+    check_route_batch.call_local(tuple(route_id for c in claims for route_id in c.route_ids))
+
+    assert detail_request_count(fake_api) == 3
+    for route_id, planned_at in planned.items():
+        row = route_row(route_id)
+        assert row["status"] == "active"
+        assert row["claim_token"] == ""
+        assert row["next_check_at"] - planned_at == INTERVAL
+
+
+def test_check_route_batch_find_writes_notifications(fake_api):
+    routes = direct_routes(fake_api, 2)
+    for route in routes:
+        fake_api.sell_out(route["id"])
+    found = watch_connection(routes[0], "anna@example.com")
+    watch_connection(routes[0], "bob@example.com")
+    quiet = watch_connection(routes[1], "carl@example.com")
+    seat_class = next(iter(fake_api.free_seats(routes[0]["id"])))
+    fake_api.set_free_seats(routes[0]["id"], {seat_class: 2})
+    checking.claim_due_routes(utc_now(), INTERVAL)
+
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        results = checking.check_routes(
+            [found.route_id, quiet.route_id], executor, get_regiojet_client, "CZK", INTERVAL, utc_now()
+        )
+
+    outcomes = {result.route_id: result.outcome for result in results}
+    assert outcomes == {found.route_id: "found", quiet.route_id: "no_seats"}
+    assert route_row(found.route_id)["status"] == FOUND
+    with db_session:
+        statuses = [n.status for n in Notification.select()]
+    assert statuses == [PENDING, PENDING]
+
+
+def test_check_route_batch_skips_route_no_longer_active(fake_api):
+    (route,) = direct_routes(fake_api, 1)
+    created = watch_connection(route, "anna@example.com")
+    checking.claim_due_routes(utc_now(), INTERVAL)
+    with db_session:
+        MonitoredRoute[created.route_id].status = "cancelled"
+    fake_api.reset_requests()
+
+    check_route_batch.call_local((created.route_id,))
+
+    assert detail_request_count(fake_api) == 0
+    assert route_row(created.route_id)["claim_token"] == ""
