@@ -6,6 +6,7 @@ number and `setup_database` upgrades an older database step by step instead of d
 """
 
 import logging
+import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -229,6 +230,13 @@ def bind(database_url: str) -> None:
         # libpq reads both URL schemes; Heroku still hands out postgres://.
         db.bind(provider="postgres", dsn=database_url)
         return
+
+    # The sweep's claim uses UPDATE ... RETURNING, which SQLite has from 3.35 on.
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise SchemaError(
+            f"SQLite {sqlite3.sqlite_version} is too old: regiojet-watch needs 3.35 or newer. "
+            "Use a Python built with a newer SQLite, or PostgreSQL through DATABASE_URL"
+        )
 
     # Pony resolves relative SQLite paths against the calling module, not the working directory.
     path = Path(sqlite_path_from_url(database_url)).resolve()
