@@ -5,7 +5,8 @@ import threading
 
 from config import Settings, load_settings
 from email_service import EmailService
-from regiojet_client import RegioJetClient
+from regiojet_client import RegioJetClient, TemporaryRegioJetError
+from request_budget import RequestBudget, RequestBudgetExceeded
 
 _thread_local = threading.local()
 
@@ -24,9 +25,28 @@ def get_regiojet_client() -> RegioJetClient:
             settings.regiojet_api_url,
             lang=settings.regiojet_lang,
             currency=settings.regiojet_currency,
+            before_request=take_request_slot,
         )
         _thread_local.regiojet_client = client
     return client
+
+
+@functools.cache
+def get_request_budget() -> RequestBudget:
+    """Return the RegioJet request budget kept in the Huey queue's storage, shared by all consumers."""
+    # Imported here because huey_app imports this module.
+    from huey_app import huey
+
+    settings = get_settings()
+    return RequestBudget(huey.storage, "regiojet-requests", settings.regiojet_max_requests_per_second)
+
+
+def take_request_slot() -> None:
+    try:
+        get_request_budget().acquire()
+    except RequestBudgetExceeded as error:
+        # A temporary error makes the check back off through the database like any RegioJet outage.
+        raise TemporaryRegioJetError(str(error)) from error
 
 
 @functools.cache
