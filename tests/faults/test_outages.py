@@ -1,0 +1,163 @@
+"""Graceful stops, several consumers, an emptied Redis and dropped PostgreSQL connections."""
+
+import os
+import time
+
+import pytest
+from pony.orm import db_session
+
+import models
+from tests.faults.harness import (
+    CHECK_INTERVAL,
+    Consumer,
+    detail_requests,
+    direct_connections,
+    elapsed_since,
+    emails_per_recipient,
+    notification_statuses,
+    record_result,
+    route_statuses,
+    watch,
+)
+from tests.helpers import wait_until
+
+
+@pytest.fixture
+def consumers(tmp_path):
+    started: list[Consumer] = []
+
+    def start(name: str = "consumer", **options) -> Consumer:
+        consumer = Consumer(tmp_path / f"{name}.log", **options)
+        started.append(consumer)
+        return consumer
+
+    yield start
+    for consumer in started:
+        consumer.stop()
+
+
+def test_sigterm_lets_running_check_finish(fake_api, smtp_server, consumers):
+    (route,) = direct_connections(fake_api, 1)
+    fake_api.set_free_seats(route["id"], {"C1": 2})
+    fake_api.set_latency(3000)
+    watch(route, "graceful@example.com")
+
+    first = consumers("first")
+    wait_until(lambda: detail_requests(fake_api, route["id"]) >= 1, timeout=60, message="the check's request")
+    stopped_at = time.monotonic()
+    exit_code = first.terminate(timeout=30)
+    stop_seconds = elapsed_since(stopped_at)
+    fake_api.set_latency(0)
+
+    assert exit_code == 0
+    assert stop_seconds < 25
+    assert list(route_statuses().values()) == ["found"]
+
+    second = consumers("second")
+    wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=90, message="the email")
+    recovery = elapsed_since(stopped_at)
+    second.terminate()
+
+    received = emails_per_recipient(smtp_server)
+    record_result("SIGTERM during a check", "SIGTERM while the fake API delayed the reply 3 s", int(received["graceful@example.com"] == 0), max(received["graceful@example.com"] - 1, 0), recovery)
+    assert received["graceful@example.com"] == 1
+    assert "Traceback" not in first.log()
+
+
+def test_three_consumers_check_and_send_once(fake_api, smtp_server, consumers):
+    routes = direct_connections(fake_api, 6)
+    found_routes, sold_out_routes = routes[:4], routes[4:]
+    addresses = []
+    for index, route in enumerate(found_routes):
+        fake_api.set_free_seats(route["id"], {"C1": 3})
+        pair = (f"first{index}@example.com", f"second{index}@example.com")
+        watch(route, *pair)
+        addresses += pair
+    for route in sold_out_routes:
+        fake_api.sell_out(route["id"])
+        watch(route, "waiting@example.com")
+
+    started = time.monotonic()
+    running = [consumers(f"consumer{number}") for number in range(3)]
+    wait_until(lambda: notification_statuses().get("sent", 0) == 8, timeout=90, message="eight emails")
+    recovery = elapsed_since(started)
+    fake_api.reset_requests()
+    # Three more check intervals: a duplicate check or email would happen now.
+    time.sleep(3 * CHECK_INTERVAL)
+    sold_out_checks = [detail_requests(fake_api, route["id"]) for route in sold_out_routes]
+    for consumer in running:
+        consumer.terminate()
+
+    received = emails_per_recipient(smtp_server)
+    duplicates = sum(max(received[address] - 1, 0) for address in addresses)
+    lost = sum(1 for address in addresses if received[address] == 0)
+    record_result("three consumers, each running the periodic tasks", "three huey_consumer processes on one queue and database", lost, duplicates, recovery)
+    assert lost == 0
+    assert duplicates == 0
+    for address in addresses:
+        assert received[address] == 1, address
+    for checks in sold_out_checks:
+        # At most one check per interval, plus one for a window edge.
+        assert checks <= 3 + 1, sold_out_checks
+
+
+def test_redis_emptied_requeues_from_database(fake_api, smtp_server, consumers, backend):
+    if backend != "services":
+        pytest.skip("the queue is Redis only on the services backend")
+    import redis
+
+    found_route, sold_out_route = direct_connections(fake_api, 2)
+    fake_api.sell_out(sold_out_route["id"])
+    watch(sold_out_route, "waiting@example.com")
+    fake_api.set_free_seats(found_route["id"], {"C1": 2})
+    smtp_server.fail_data(451, "4.3.0 Try again later")
+    watch(found_route, "requeued@example.com")
+
+    consumer = consumers("consumer")
+    wait_until(lambda: smtp_server.connection_count >= 1 and notification_statuses().get("pending", 0) == 1, timeout=60, message="a failed send waiting for its retry")
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    emptied_at = time.monotonic()
+    smtp_server.handler.data_reply = None
+    fake_api.reset_requests()
+
+    wait_until(lambda: detail_requests(fake_api, sold_out_route["id"]) >= 1, timeout=90, message="checks to resume")
+    checks_resumed = elapsed_since(emptied_at)
+    wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=240, interval=0.5, message="the re-queued email")
+    recovery = elapsed_since(emptied_at)
+    consumer.terminate()
+
+    received = emails_per_recipient(smtp_server)
+    record_result("Redis emptied (FLUSHDB) with a retry and checks queued", "FLUSHDB of the queue's Redis database while a consumer runs", int(received["requeued@example.com"] == 0), max(received["requeued@example.com"] - 1, 0), recovery)
+    assert received["requeued@example.com"] == 1
+    # The flush drops the sweeps planned for this minute, so checks resume with the next
+    # minute's periodic sweep.
+    assert checks_resumed < 2 * 60
+
+
+def test_postgres_connections_dropped_consumer_resumes(fake_api, smtp_server, consumers, backend):
+    if backend != "services":
+        pytest.skip("drops PostgreSQL server connections; SQLite has none")
+    (route,) = direct_connections(fake_api, 1)
+    fake_api.sell_out(route["id"])
+    watch(route, "reconnect@example.com")
+
+    consumer = consumers("consumer")
+    wait_until(lambda: detail_requests(fake_api, route["id"]) >= 1, timeout=60, message="the first check")
+    # A restart as the consumer sees it: the server closes every connection to this database.
+    with db_session:
+        dropped = models.db.select(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    dropped_at = time.monotonic()
+    fake_api.set_free_seats(route["id"], {"C1": 2})
+
+    wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=60, interval=0.5, message="the email after reconnecting")
+    recovery = elapsed_since(dropped_at)
+    consumer.terminate()
+
+    received = emails_per_recipient(smtp_server)
+    record_result("PostgreSQL connections dropped", "pg_terminate_backend on every connection of the consumer", int(received["reconnect@example.com"] == 0), max(received["reconnect@example.com"] - 1, 0), recovery)
+    assert len(dropped) >= 1
+    assert received["reconnect@example.com"] == 1
+    assert recovery < 30
