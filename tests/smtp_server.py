@@ -56,7 +56,7 @@ class RecordingHandler:
 
     async def _hold(self, address: str) -> None:
         self.held.append(address)
-        # Bounded, so a test that forgets to release never hangs the server.
+        # Bounded to 60 s, so a test that never calls release_holds() cannot hang the server.
         for _ in range(1200):
             if self.release.is_set():
                 return

@@ -26,13 +26,16 @@ CHECK_INTERVAL = 5
 # Where test modules put one JSON line per observed fault; the report reads it.
 RESULTS_FILE_VARIABLE = "FAULT_RESULTS_FILE"
 
+# Reason for skipping a long multi-consumer test on SQLite, where the services run covers it.
+SERVICES_ONLY = "runs on the services backend only, to keep both runs together under 10 minutes"
+
 
 class Consumer:
     """One huey_consumer subprocess with its log file."""
 
-    def __init__(self, log_path: Path, periodic: bool = True, workers: int = 4):
+    def __init__(self, log_path: Path, periodic: bool = True, workers: int = 4, environment: dict[str, str] | None = None):
         self.log_path = log_path
-        environment = dict(os.environ, CHECK_INTERVAL_SECONDS=str(CHECK_INTERVAL), TZ="UTC")
+        environment = dict(os.environ, CHECK_INTERVAL_SECONDS=str(CHECK_INTERVAL), TZ="UTC", **(environment or {}))
         command = [
             sys.executable, "-m", "huey.bin.huey_consumer", "huey_app.huey",
             "--workers", str(workers), "--worker-type", "thread",
@@ -74,6 +77,12 @@ def direct_connections(fake_api, count: int, min_hours_ahead: int = 24) -> list[
     raise LookupError(f"the fake API has only {len(found)} direct connections {min_hours_ahead} h ahead")
 
 
+def free_up(fake_api, route: dict, seats: int = 3) -> None:
+    """Give every seat class of the connection `seats` free seats, whether train or bus."""
+    classes = fake_api.free_seats(route["id"])
+    fake_api.set_free_seats(route["id"], {seat_class: seats for seat_class in classes})
+
+
 def watch(route: dict, *emails: str) -> int:
     """Store one watch per address on the whole connection and return the monitored route id."""
     created = [watch_connection(route, email) for email in emails]
@@ -112,6 +121,11 @@ def record_result(fault: str, injection: str, finds_lost: int, duplicates: int, 
     }
     with open(path, "a") as results:
         results.write(json.dumps(row) + "\n")
+
+
+def route_rows() -> dict[int, dict]:
+    with db_session:
+        return {route.id: route.to_dict() for route in MonitoredRoute.select()}
 
 
 def elapsed_since(started: float) -> float:

@@ -14,7 +14,8 @@ import pytest
 from checking import check_route
 from regiojet_client import RegioJetClient
 from tests.faults.harness import (
-    Consumer,
+    SERVICES_ONLY,
+    free_up,
     detail_requests,
     direct_connections,
     elapsed_since,
@@ -31,26 +32,13 @@ from timeutil import utc_now
 RECOVERY_TIMEOUT = 240
 
 
-@pytest.fixture
-def consumers(tmp_path):
-    started: list[Consumer] = []
-
-    def start(name: str = "consumer", **options) -> Consumer:
-        consumer = Consumer(tmp_path / f"{name}.log", **options)
-        started.append(consumer)
-        return consumer
-
-    yield start
-    for consumer in started:
-        consumer.stop()
-
 
 def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, backend):
     if backend != "services":
-        pytest.skip("takes 3 minutes; the services run covers the crash recovery")
+        pytest.skip(SERVICES_ONLY)
     checking_route, sending_route, queueing_route = direct_connections(fake_api, 3)
     for route in (checking_route, sending_route, queueing_route):
-        fake_api.set_free_seats(route["id"], {"C1": 4})
+        free_up(fake_api, route, 4)
 
     # Killed after marking the find but before queueing: check_route records the find and its
     # pending notification, and nothing queues the email, as when the process dies at that moment.

@@ -8,8 +8,9 @@ from pony.orm import db_session
 
 import models
 from tests.faults.harness import (
+    SERVICES_ONLY,
+    free_up,
     CHECK_INTERVAL,
-    Consumer,
     detail_requests,
     direct_connections,
     elapsed_since,
@@ -22,23 +23,10 @@ from tests.faults.harness import (
 from tests.helpers import wait_until
 
 
-@pytest.fixture
-def consumers(tmp_path):
-    started: list[Consumer] = []
-
-    def start(name: str = "consumer", **options) -> Consumer:
-        consumer = Consumer(tmp_path / f"{name}.log", **options)
-        started.append(consumer)
-        return consumer
-
-    yield start
-    for consumer in started:
-        consumer.stop()
-
 
 def test_sigterm_lets_running_check_finish(fake_api, smtp_server, consumers):
     (route,) = direct_connections(fake_api, 1)
-    fake_api.set_free_seats(route["id"], {"C1": 2})
+    free_up(fake_api, route, 2)
     fake_api.set_latency(3000)
     watch(route, "graceful@example.com")
 
@@ -64,12 +52,14 @@ def test_sigterm_lets_running_check_finish(fake_api, smtp_server, consumers):
     assert "Traceback" not in first.log()
 
 
-def test_three_consumers_check_and_send_once(fake_api, smtp_server, consumers):
+def test_three_consumers_check_and_send_once(fake_api, smtp_server, consumers, backend):
+    if backend != "services":
+        pytest.skip(SERVICES_ONLY)
     routes = direct_connections(fake_api, 6)
     found_routes, sold_out_routes = routes[:4], routes[4:]
     addresses = []
     for index, route in enumerate(found_routes):
-        fake_api.set_free_seats(route["id"], {"C1": 3})
+        free_up(fake_api, route, 3)
         pair = (f"first{index}@example.com", f"second{index}@example.com")
         watch(route, *pair)
         addresses += pair
@@ -109,7 +99,7 @@ def test_redis_emptied_requeues_from_database(fake_api, smtp_server, consumers, 
     found_route, sold_out_route = direct_connections(fake_api, 2)
     fake_api.sell_out(sold_out_route["id"])
     watch(sold_out_route, "waiting@example.com")
-    fake_api.set_free_seats(found_route["id"], {"C1": 2})
+    free_up(fake_api, found_route, 2)
     smtp_server.fail_data(451, "4.3.0 Try again later")
     watch(found_route, "requeued@example.com")
 
@@ -150,7 +140,7 @@ def test_postgres_connections_dropped_consumer_resumes(fake_api, smtp_server, co
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     dropped_at = time.monotonic()
-    fake_api.set_free_seats(route["id"], {"C1": 2})
+    free_up(fake_api, route, 2)
 
     wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=60, interval=0.5, message="the email after reconnecting")
     recovery = elapsed_since(dropped_at)
