@@ -21,9 +21,9 @@ DEFAULT_REGIOJET_API_URL = "http://127.0.0.1:8765/restapi"
 DEFAULT_DATABASE_FILE = "regiojet-watch.sqlite3"
 QUEUE_FILE_NAME = "regiojet-watch-queue.sqlite3"
 
-# RegioJet publishes no limit for its public API. Five requests a second, shared by all consumers,
-# is a guess that keeps one deployment a light client; with one request per connection checked,
-# it covers 100 connections at the default 20 s interval.
+# RegioJet publishes no rate limit for its public API, so five requests a second for all consumers
+# together is an estimate of a light client. At one request per connection checked, it covers 100
+# connections at the default 20 s interval.
 DEFAULT_MAX_REQUESTS_PER_SECOND = 5.0
 
 SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

@@ -1,11 +1,15 @@
 """`kill -9` of a consumer while it checks, after it marked a find, and while it sends.
 
+After the kill the queue's Redis keys are deleted too, as when Redis restarts without persistence,
+so nothing queued before the kill helps the recovery.
+
 The kill points are set by holding requests, not by sleeping: the fake API holds the check's
 request and the SMTP server holds one email before and one after storing it, and the consumer is
 killed once all of them are held. Recovery relies only on the database: claims and send leases
 lapse, and the periodic sweeps queue the work again.
 """
 
+import os
 import time
 from datetime import timedelta
 
@@ -36,7 +40,9 @@ RECOVERY_TIMEOUT = 240
 def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, backend):
     if backend != "services":
         pytest.skip(SERVICES_ONLY)
-    checking_route, sending_route, queueing_route = direct_connections(fake_api, 3)
+    checking_route, sending_route, queueing_route, sold_out_route = direct_connections(fake_api, 4)
+    fake_api.sell_out(sold_out_route["id"])
+    watch(sold_out_route, "waiting@example.com")
     for route in (checking_route, sending_route, queueing_route):
         free_up(fake_api, route, 4)
 
@@ -62,10 +68,14 @@ def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, ba
     first.kill()
     killed_at = time.monotonic()
     smtp_server.release_holds()
+    deleted = empty_queue()
+    fake_api.reset_requests()
 
     second = consumers("second")
     wait_until(lambda: notification_statuses().get("sent", 0) == 4, timeout=RECOVERY_TIMEOUT, interval=0.5, message="all four emails sent")
     recovery = elapsed_since(killed_at)
+    # A check the dead consumer had claimed waits for its claim to lapse, about 100 s after the kill.
+    sold_out_checks = wait_until(lambda: detail_requests(fake_api, sold_out_route["id"]), timeout=60, message="checks to resume")
     second.terminate()
 
     received = emails_per_recipient(smtp_server)
@@ -86,6 +96,16 @@ def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, ba
             recovery,
         )
 
+    record_result(
+        "Redis emptied together with the kill",
+        "every Redis key of the queue deleted after the kill, before the next consumer starts",
+        finds_lost,
+        duplicates,
+        recovery,
+    )
+
+    assert deleted >= 1
+    assert sold_out_checks >= 1
     assert finds_lost == 0, received
     assert received["checking@example.com"] == 1
     assert received["queued@example.com"] == 1
@@ -94,3 +114,20 @@ def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, ba
     # recording it, so the email is sent again once its lease lapses.
     assert received["after@example.com"] == 2
     assert duplicates == 1
+
+
+def empty_queue() -> int:
+    """Delete every Redis key of this run's queue: tasks, schedule and counters.
+
+    Other test runs share the Redis database, so this deletes this run's keys instead of FLUSHDB.
+    """
+    import redis
+
+    import huey_app
+
+    # Huey's Redis keys carry the queue name with punctuation removed, which storage.name holds.
+    connection = redis.Redis.from_url(os.environ["REDIS_URL"])
+    keys = list(connection.scan_iter(f"*{huey_app.huey.storage.name}*"))
+    for key in keys:
+        connection.delete(key)
+    return len(keys)

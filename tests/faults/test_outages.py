@@ -1,6 +1,5 @@
 """Graceful stops, several consumers, an emptied Redis and dropped PostgreSQL connections."""
 
-import os
 import time
 
 import pytest
@@ -89,39 +88,6 @@ def test_three_consumers_check_and_send_once(fake_api, smtp_server, consumers, b
     for checks in sold_out_checks:
         # At most one check per interval, plus one for a window edge.
         assert checks <= 3 + 1, sold_out_checks
-
-
-def test_redis_emptied_requeues_from_database(fake_api, smtp_server, consumers, backend):
-    if backend != "services":
-        pytest.skip("the queue is Redis only on the services backend")
-    import redis
-
-    found_route, sold_out_route = direct_connections(fake_api, 2)
-    fake_api.sell_out(sold_out_route["id"])
-    watch(sold_out_route, "waiting@example.com")
-    free_up(fake_api, found_route, 2)
-    smtp_server.fail_data(451, "4.3.0 Try again later")
-    watch(found_route, "requeued@example.com")
-
-    consumer = consumers("consumer")
-    wait_until(lambda: smtp_server.connection_count >= 1 and notification_statuses().get("pending", 0) == 1, timeout=60, message="a failed send waiting for its retry")
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-    emptied_at = time.monotonic()
-    smtp_server.handler.data_reply = None
-    fake_api.reset_requests()
-
-    wait_until(lambda: detail_requests(fake_api, sold_out_route["id"]) >= 1, timeout=90, message="checks to resume")
-    checks_resumed = elapsed_since(emptied_at)
-    wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=240, interval=0.5, message="the re-queued email")
-    recovery = elapsed_since(emptied_at)
-    consumer.terminate()
-
-    received = emails_per_recipient(smtp_server)
-    record_result("Redis emptied (FLUSHDB) with a retry and checks queued", "FLUSHDB of the queue's Redis database while a consumer runs", int(received["requeued@example.com"] == 0), max(received["requeued@example.com"] - 1, 0), recovery)
-    assert received["requeued@example.com"] == 1
-    # The flush drops the sweeps planned for this minute, so checks resume with the next
-    # minute's periodic sweep.
-    assert checks_resumed < 2 * 60
 
 
 def test_postgres_connections_dropped_consumer_resumes(fake_api, smtp_server, consumers, backend):
