@@ -26,6 +26,7 @@ from regiojet_client import (
     SoldOutError,
     TemporaryRegioJetError,
 )
+from request_budget import RequestBudgetExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class CheckResult:
     """Outcome of one check. The caller queues `notification_ids` after the commit."""
 
     route_id: int
-    outcome: str  # "found", "no_seats", "temporary_error", "permanent_error", "skipped"
+    outcome: str  # "found", "no_seats", "temporary_error", "permanent_error", "postponed", "skipped"
     offers: list[Offer] = field(default_factory=list)
     notification_ids: list[int] = field(default_factory=list)
     error: str | None = None
@@ -218,6 +219,8 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
         return [record_temporary_failure(target, error, interval, now) for target in targets]
     except PermanentRegioJetError as error:
         return [record_permanent_failure(target, error, now) for target in targets]
+    except RequestBudgetExceeded as error:
+        return [postpone_check(target, error, interval, now) for target in targets]
 
     # Every route of the group follows the first one's plan, so they stay checked together.
     next_check_at = next_planned_time(first.next_check_at, interval, now)
@@ -304,6 +307,22 @@ def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError,
 
 
 @db_session
+def postpone_check(target: CheckTarget, error: RequestBudgetExceeded, interval: timedelta, now: datetime) -> CheckResult:
+    """Plan the check again soon, because the shared request budget had no slot for it.
+
+    A full budget is not RegioJet failing, so it neither counts as a failed check nor backs off.
+    """
+    route = MonitoredRoute.get(id=target.route_id)
+    if route is None or not route.is_active:
+        return CheckResult(target.route_id, "skipped")
+
+    delay = random.uniform(1.0, max(interval.total_seconds() / 2, 1.0))
+    route.set(next_check_at=now + timedelta(seconds=delay), claimed_until=None, claim_token="")
+    logger.warning("check route=%d postponed %.0f s: %s", route.id, delay, error)
+    return CheckResult(target.route_id, "postponed", error=str(error))
+
+
+@db_session
 def record_permanent_failure(target: CheckTarget, error: PermanentRegioJetError, now: datetime) -> CheckResult:
     route = MonitoredRoute.get(id=target.route_id)
     if route is None or not route.is_active:
@@ -385,7 +404,7 @@ def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
     return list(groups.values())
 
 
-def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None | RegioJetError:
+def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None | RegioJetError | RequestBudgetExceeded:
     """Request the route detail of one connection; return None when sold out, or the RegioJet error."""
     first = targets[0]
     try:
@@ -394,7 +413,7 @@ def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None |
         )
     except SoldOutError:
         return None
-    except (TemporaryRegioJetError, PermanentRegioJetError) as error:
+    except (TemporaryRegioJetError, PermanentRegioJetError, RequestBudgetExceeded) as error:
         return error
 
 
@@ -419,6 +438,9 @@ def check_routes(route_ids: list[int], executor: Executor, get_client, currency:
             continue
         if isinstance(detail, PermanentRegioJetError):
             results += [record_permanent_failure(target, detail, now) for target in group]
+            continue
+        if isinstance(detail, RequestBudgetExceeded):
+            results += [postpone_check(target, detail, interval, now) for target in group]
             continue
         for target in group:
             offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)

@@ -4,6 +4,7 @@ Every setting is validated once at start, so a typo stops the worker with a mess
 variable and the expected form instead of failing on the first check or email.
 """
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from dotenv import dotenv_values
 DEFAULT_REGIOJET_API_URL = "http://127.0.0.1:8765/restapi"
 DEFAULT_DATABASE_FILE = "regiojet-watch.sqlite3"
 QUEUE_FILE_NAME = "regiojet-watch-queue.sqlite3"
+
+# RegioJet publishes no rate limit for its public API, so this default is an estimate. At one
+# request per connection checked it covers 1,000 watched connections at the default 20 s interval;
+# more connections than the budget covers are checked less often, never skipped.
+DEFAULT_MAX_REQUESTS_PER_SECOND = 50.0
 
 SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 REGIOJET_LANGUAGES = ("cs", "sk", "en", "de", "hu", "pl", "uk")
@@ -48,6 +54,7 @@ class Settings:
     email_from: str
     check_interval_seconds: int
     huey_name: str
+    regiojet_max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND
 
     @property
     def uses_postgres(self) -> bool:
@@ -74,6 +81,7 @@ class Settings:
             if self.smtp_host
             else "not configured: emails are written to the log",
             "check_interval_seconds": str(self.check_interval_seconds),
+            "regiojet_max_requests_per_second": f"{self.regiojet_max_requests_per_second:g}",
         }
 
 
@@ -137,6 +145,13 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
             parse_number("CHECK_INTERVAL_SECONDS", get("CHECK_INTERVAL_SECONDS"), default=20, minimum=5, maximum=3600, whole=True)
         ),
         huey_name=get("HUEY_NAME") or "regiojet-watch",
+        regiojet_max_requests_per_second=parse_number(
+            "REGIOJET_MAX_REQUESTS_PER_SECOND",
+            get("REGIOJET_MAX_REQUESTS_PER_SECOND"),
+            default=DEFAULT_MAX_REQUESTS_PER_SECOND,
+            minimum=0.1,
+            maximum=1000,
+        ),
     )
 
 
@@ -198,6 +213,8 @@ def parse_number(
         number = int(value) if whole else float(value)
     except ValueError:
         raise ConfigError(f"{name} {value!r} is not {kind}; expected {kind} such as {default:g}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} {value!r} is not a finite number; expected {kind} such as {default:g}")
     if number < minimum or (maximum is not None and number > maximum):
         upper = f" and at most {maximum:g}" if maximum is not None else ""
         raise ConfigError(f"{name} {value!r} is out of range; expected {kind} of at least {minimum:g}{upper}")

@@ -404,6 +404,7 @@ class RegioJetClient:
         session: requests.Session | None = None,
         cache_ttl: timedelta = timedelta(days=1),
         clock: Callable[[], datetime] | None = None,
+        before_request: Callable[[], object] | None = None,
     ) -> None:
         if not base_url or not base_url.startswith(("http://", "https://")):
             raise ValueError(
@@ -415,6 +416,8 @@ class RegioJetClient:
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.clock = clock or _utc_now
+        # Called before every request. It may wait for a shared request budget or raise a RegioJetError.
+        self.before_request = before_request
         self.session = session or requests.Session()
         self.session.headers.update(
             {
@@ -524,6 +527,8 @@ class RegioJetClient:
         self, path: str, params: list[tuple[str, str]] | None = None, detect_sold_out: bool = False
     ) -> Any:
         url = self.base_url + path
+        if self.before_request is not None:
+            self.before_request()
         started = time.monotonic()
         try:
             response = self.session.get(url, params=params, timeout=self.timeout)

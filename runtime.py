@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from config import Settings, load_settings
 from email_service import EmailService
 from regiojet_client import RegioJetClient
+from request_budget import RequestBudget
 
 _thread_local = threading.local()
 
@@ -25,6 +26,7 @@ def get_regiojet_client() -> RegioJetClient:
             settings.regiojet_api_url,
             lang=settings.regiojet_lang,
             currency=settings.regiojet_currency,
+            before_request=take_request_slot,
         )
         _thread_local.regiojet_client = client
     return client
@@ -39,6 +41,21 @@ CHECK_REQUEST_THREADS = 48
 def get_check_executor() -> ThreadPoolExecutor:
     """Return the process-wide thread pool that sends the requests of batch checks."""
     return ThreadPoolExecutor(max_workers=CHECK_REQUEST_THREADS, thread_name_prefix="check-request")
+
+
+@functools.cache
+def get_request_budget() -> RequestBudget:
+    """Return the RegioJet request budget kept in the Huey queue's storage, shared by all consumers."""
+    # Imported here because huey_app imports this module.
+    from huey_app import huey
+
+    settings = get_settings()
+    return RequestBudget(huey.storage, "regiojet-requests", settings.regiojet_max_requests_per_second)
+
+
+def take_request_slot() -> None:
+    """Take a slot of the shared budget before each RegioJet request; raises RequestBudgetExceeded."""
+    get_request_budget().acquire()
 
 
 @functools.cache

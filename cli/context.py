@@ -91,9 +91,12 @@ def load_settings_or_fail() -> Settings:
 def regiojet_errors(action: str) -> Iterator[None]:
     """Turn RegioJet client errors into click errors that say what failed and what to do."""
     from regiojet_client import PermanentRegioJetError, TemporaryRegioJetError
+    from request_budget import RequestBudgetExceeded
 
     try:
         yield
+    except RequestBudgetExceeded as error:
+        raise click.ClickException(f"{error} while {action}. Nothing was stored; try again in a minute.") from None
     except TemporaryRegioJetError as error:
         if error.status is None:
             # No HTTP answer at all: most often the URL is wrong or the fake server is not running.

@@ -414,7 +414,7 @@ def report_check(row, result, queued: int, currency: str, as_json: bool) -> None
     else:
         print_check_text(row, result, price_classes, queued, currency)
 
-    if result.outcome in ("temporary_error", "permanent_error"):
+    if result.outcome in ("temporary_error", "permanent_error", "postponed"):
         raise click.ClickException(f"check of watch {row.watch_id} failed: {result.error}")
 
 

@@ -5,6 +5,7 @@ certificate from a CA made at test time), `smtp_test_ca` (that CA's files), `sil
 (accepts TCP connections and never replies) and `closed_smtp_port` (refuses connections).
 """
 
+import asyncio
 import datetime
 import email
 import email.policy
@@ -47,6 +48,19 @@ class RecordingHandler:
     recipient_reply: str | None = None
     data_reply: str | None = None
     credentials: tuple[str, str] | None = None
+    # Recipient address -> "before_accept" (hold DATA before storing the email) or "after_accept"
+    # (store it, then hold the 250 reply), so a test can kill a client at either moment.
+    holds: dict[str, str] = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def _hold(self, address: str) -> None:
+        self.held.append(address)
+        # Bounded to 60 s, so a test that never calls release_holds() cannot hang the server.
+        for _ in range(1200):
+            if self.release.is_set():
+                return
+            await asyncio.sleep(0.05)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.credentials is not None and not session.authenticated:
@@ -67,9 +81,16 @@ class RecordingHandler:
         if self.data_reply is not None:
             return self.data_reply
 
+        hold = next((self.holds.pop(address) for address in envelope.rcpt_tos if address in self.holds), None)
+        if hold == "before_accept":
+            await self._hold(envelope.rcpt_tos[0])
+            return "451 4.3.0 Held by the test and not stored"
+
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         self.messages.append(ReceivedEmail(envelope.mail_from, list(envelope.rcpt_tos), raw, message))
+        if hold == "after_accept":
+            await self._hold(envelope.rcpt_tos[0])
         return "250 Message accepted for delivery"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -137,7 +158,23 @@ class SmtpTestServer:
         self.handler.recipient_reply = None
         self.handler.data_reply = None
         self.handler.credentials = None
+        self.handler.release.set()
+        self.handler.holds.clear()
+        self.handler.held.clear()
+        self.handler.release = threading.Event()
         self._controller.connection_count = 0
+
+    def hold(self, address: str, moment: str) -> None:
+        """Hold the next email to `address` once, "before_accept" or "after_accept" it is stored."""
+        self.handler.holds[address] = moment
+
+    @property
+    def held(self) -> list[str]:
+        """Recipients whose email the server is holding or has held."""
+        return self.handler.held
+
+    def release_holds(self) -> None:
+        self.handler.release.set()
 
     def reject_recipient(self, code: int = 550, text: str = "5.1.1 Mailbox unavailable") -> None:
         """Reply to every RCPT TO with this code from now on; each line of text is a reply line."""
