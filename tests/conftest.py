@@ -82,6 +82,18 @@ def pytest_configure(config):
     models.setup_database(os.environ["DATABASE_URL"])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Deselect (not skip) the services-only tests on SQLite: they need PostgreSQL and Redis, or
+    are long multi-consumer runs that the services pass covers."""
+    if config.backend == "services":
+        return
+    selected = [item for item in items if item.get_closest_marker("services_only") is None]
+    deselected = [item for item in items if item.get_closest_marker("services_only") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 def pytest_unconfigure(config):
     if hasattr(config, "app_fake_api"):
         config.app_fake_api.stop()

@@ -21,8 +21,6 @@ def server_url(database_url: str) -> str:
 @pytest.fixture
 def bench_database(backend):
     """A database name of this run's own, dropped afterwards with its sweep-timing twin."""
-    if backend != "services":
-        pytest.skip("the benchmark needs PostgreSQL and Redis: run with --backend=services")
     name = f"regiojet_watch_bench_ci_{os.getpid()}"
     yield name
     connection = psycopg2.connect(urlunsplit(urlsplit(os.environ["TEST_DATABASE_URL"])._replace(path="/postgres")))
@@ -33,6 +31,7 @@ def bench_database(backend):
     connection.close()
 
 
+@pytest.mark.services_only
 def test_bench_tiny_run_reports_every_email(bench_database):
     result = subprocess.run(
         [

@@ -26,8 +26,6 @@ CHECK_INTERVAL = 5
 # Where test modules put one JSON line per observed fault; the report reads it.
 RESULTS_FILE_VARIABLE = "FAULT_RESULTS_FILE"
 
-# Reason for skipping a long multi-consumer test on SQLite, where the services run covers it.
-SERVICES_ONLY = "runs on the services backend only, to keep both runs together under 10 minutes"
 
 
 class Consumer:

@@ -13,7 +13,6 @@ import pytest
 from checking import check_route
 from regiojet_client import RegioJetClient
 from tests.faults.harness import (
-    SERVICES_ONLY,
     free_up,
     CHECK_INTERVAL,
     detail_requests,
@@ -45,9 +44,8 @@ FAULTS = [
 FAULT_SECONDS = 20
 
 
+@pytest.mark.services_only
 def test_api_faults_no_false_find_and_recovery(fake_api, smtp_server, consumers, backend):
-    if backend != "services":
-        pytest.skip(SERVICES_ONLY)
     routes = direct_connections(fake_api, len(FAULTS) + 1)
     watched = {}
     for (name, kind, options), route in zip(FAULTS, routes):
@@ -122,9 +120,8 @@ def test_api_refused_connection_is_temporary(fake_api):
     assert route_rows()[route_id]["status"] == "active"
 
 
+@pytest.mark.services_only
 def test_api_budget_shared_by_two_consumers(fake_api, consumers, backend):
-    if backend != "services":
-        pytest.skip(SERVICES_ONLY)
     routes = direct_connections(fake_api, 12)
     for route in routes:
         fake_api.sell_out(route["id"])

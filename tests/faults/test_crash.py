@@ -18,7 +18,6 @@ import pytest
 from checking import check_route
 from regiojet_client import RegioJetClient
 from tests.faults.harness import (
-    SERVICES_ONLY,
     free_up,
     detail_requests,
     direct_connections,
@@ -37,9 +36,8 @@ RECOVERY_TIMEOUT = 240
 
 
 
+@pytest.mark.services_only
 def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, backend):
-    if backend != "services":
-        pytest.skip(SERVICES_ONLY)
     checking_route, sending_route, queueing_route, sold_out_route = direct_connections(fake_api, 4)
     fake_api.sell_out(sold_out_route["id"])
     watch(sold_out_route, "waiting@example.com")

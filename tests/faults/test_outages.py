@@ -7,7 +7,6 @@ from pony.orm import db_session
 
 import models
 from tests.faults.harness import (
-    SERVICES_ONLY,
     free_up,
     CHECK_INTERVAL,
     detail_requests,
@@ -51,9 +50,8 @@ def test_sigterm_lets_running_check_finish(fake_api, smtp_server, consumers):
     assert "Traceback" not in first.log()
 
 
+@pytest.mark.services_only
 def test_three_consumers_check_and_send_once(fake_api, smtp_server, consumers, backend):
-    if backend != "services":
-        pytest.skip(SERVICES_ONLY)
     routes = direct_connections(fake_api, 6)
     found_routes, sold_out_routes = routes[:4], routes[4:]
     addresses = []
@@ -90,9 +88,8 @@ def test_three_consumers_check_and_send_once(fake_api, smtp_server, consumers, b
         assert checks <= 3 + 1, sold_out_checks
 
 
+@pytest.mark.services_only
 def test_postgres_connections_dropped_consumer_resumes(fake_api, smtp_server, consumers, backend):
-    if backend != "services":
-        pytest.skip("drops PostgreSQL server connections; SQLite has none")
     (route,) = direct_connections(fake_api, 1)
     fake_api.sell_out(route["id"])
     watch(route, "reconnect@example.com")
