@@ -85,9 +85,11 @@ def next_planned_time(planned_at: datetime, interval: timedelta, now: datetime) 
     """Return the planned time of the check after one that ran at `now`.
 
     Scheduling from the planned time, not from when the check finished, keeps checks from drifting.
-    A check that ran before its planned time, such as `regiojet-watch check`, keeps the plan.
+    A check more than half an interval ahead of its plan, such as `regiojet-watch check`, keeps the
+    plan. A check slightly early, as in a batch that runs at its first route's planned time, counts
+    as the planned one.
     """
-    if planned_at > now:
+    if planned_at - now > interval / 2:
         return planned_at
     next_time = planned_at + interval
     if next_time <= now:
@@ -185,18 +187,19 @@ def load_check_targets(route_id: int) -> list[CheckTarget]:
                 and other.id != route_id
             )
         )
-    return [
-        CheckTarget(
-            route_id=r.id,
-            regiojet_route_id=r.regiojet_route_id,
-            from_station_id=r.from_station_id,
-            to_station_id=r.to_station_id,
-            tariffs=tuple(r.tariff_list),
-            seat_classes=frozenset(r.seat_class_list),
-            next_check_at=r.next_check_at,
-        )
-        for r in routes
-    ]
+    return [check_target(r) for r in routes]
+
+
+def check_target(route: MonitoredRoute) -> CheckTarget:
+    return CheckTarget(
+        route_id=route.id,
+        regiojet_route_id=route.regiojet_route_id,
+        from_station_id=route.from_station_id,
+        to_station_id=route.to_station_id,
+        tariffs=tuple(route.tariff_list),
+        seat_classes=frozenset(route.seat_class_list),
+        next_check_at=route.next_check_at,
+    )
 
 
 def check_route(route_id: int, client: RegioJetClient, currency: str, interval: timedelta, now: datetime) -> list[CheckResult]:
@@ -390,17 +393,7 @@ def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
     routes = MonitoredRoute.select(lambda route: route.id in route_ids and route.status == ACTIVE)
     groups: dict[str, list[CheckTarget]] = defaultdict(list)
     for route in sorted(routes, key=lambda route: route.id):
-        groups[route.connection_key].append(
-            CheckTarget(
-                route_id=route.id,
-                regiojet_route_id=route.regiojet_route_id,
-                from_station_id=route.from_station_id,
-                to_station_id=route.to_station_id,
-                tariffs=tuple(route.tariff_list),
-                seat_classes=frozenset(route.seat_class_list),
-                next_check_at=route.next_check_at,
-            )
-        )
+        groups[route.connection_key].append(check_target(route))
     return list(groups.values())
 
 

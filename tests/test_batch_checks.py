@@ -108,3 +108,24 @@ def test_check_route_batch_skips_route_no_longer_active(fake_api):
 
     assert detail_request_count(fake_api) == 0
     assert route_row(created.route_id)["claim_token"] == ""
+
+
+def test_check_routes_early_member_advances_plan(fake_api):
+    first, second = direct_routes(fake_api, 2)
+    for route in (first, second):
+        fake_api.sell_out(route["id"])
+    early = watch_connection(first, "anna@example.com")
+    late = watch_connection(second, "bob@example.com")
+    now = utc_now()
+    # One batch runs at its first route's planned time, so the second route is checked 0.8 s early.
+    with db_session:
+        MonitoredRoute[early.route_id].next_check_at = now
+        MonitoredRoute[late.route_id].next_check_at = now + timedelta(seconds=0.8)
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        checking.check_routes(
+            [early.route_id, late.route_id], executor, get_regiojet_client, currency="CZK", interval=INTERVAL, now=now
+        )
+
+    assert route_row(early.route_id)["next_check_at"] == now + INTERVAL
+    assert route_row(late.route_id)["next_check_at"] == now + timedelta(seconds=0.8) + INTERVAL

@@ -307,11 +307,18 @@ def found_notification(fake_api) -> int:
     return notification_id
 
 
-def test_next_planned_time_keeps_future_plan():
+def test_next_planned_time_keeps_far_future_plan():
     now = utc_now()
-    planned = now + timedelta(seconds=7)
+    planned = now + timedelta(seconds=15)
 
     assert checking.next_planned_time(planned, INTERVAL, now) == planned
+
+
+def test_next_planned_time_slightly_early_advances():
+    now = utc_now()
+    planned = now + timedelta(seconds=1)
+
+    assert checking.next_planned_time(planned, INTERVAL, now) == planned + INTERVAL
 
 
 def test_next_planned_time_skips_missed_intervals():
