@@ -40,6 +40,8 @@ CHECK_REQUEST_THREADS = 48
 @functools.cache
 def get_check_executor() -> ThreadPoolExecutor:
     """Return the process-wide thread pool that sends the requests of batch checks."""
+    # NOTE: the interpreter joins these threads at exit, so a consumer stopped at its shutdown
+    # limit still waits for the requests in flight, up to the client's read timeout.
     return ThreadPoolExecutor(max_workers=CHECK_REQUEST_THREADS, thread_name_prefix="check-request")
 
 

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.faults.harness import Consumer
+from tests.faults.servers import PrivatePostgres, PrivateRedis
 
 
 @pytest.fixture
@@ -16,3 +17,25 @@ def consumers(tmp_path):
     yield start
     for consumer in started:
         consumer.stop()
+
+
+@pytest.fixture
+def private_postgres():
+    """A started PostgreSQL server of this test's own, which the test may restart."""
+    server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A started Redis server of this test's own, without persistence, which the test may restart."""
+    server = PrivateRedis(tmp_path / "redis.log")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

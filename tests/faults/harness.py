@@ -31,13 +31,14 @@ RESULTS_FILE_VARIABLE = "FAULT_RESULTS_FILE"
 class Consumer:
     """One huey_consumer subprocess with its log file."""
 
-    def __init__(self, log_path: Path, periodic: bool = True, workers: int = 4, environment: dict[str, str] | None = None):
+    def __init__(self, log_path: Path, periodic: bool = True, workers: int = 4, environment: dict[str, str] | None = None,
+                 shutdown_timeout: int = 25):
         self.log_path = log_path
         environment = dict(os.environ, CHECK_INTERVAL_SECONDS=str(CHECK_INTERVAL), TZ="UTC", **(environment or {}))
         command = [
             sys.executable, "-m", "huey.bin.huey_consumer", "huey_app.huey",
             "--workers", str(workers), "--worker-type", "thread",
-            "--graceful-signal", "TERM", "--shutdown-timeout", "25",
+            "--graceful-signal", "TERM", "--shutdown-timeout", str(shutdown_timeout),
             "--delay", "0.05", "--max-delay", "0.5",
         ]
         if not periodic:

@@ -20,6 +20,9 @@ from tests.faults.harness import (
 )
 from tests.helpers import wait_until
 
+# A shutdown limit shorter than the held check, so the check is still running when it ends.
+SHORT_SHUTDOWN_SECONDS = 3
+
 
 
 def test_sigterm_lets_running_check_finish(fake_api, smtp_server, consumers):
@@ -48,6 +51,49 @@ def test_sigterm_lets_running_check_finish(fake_api, smtp_server, consumers):
     record_result("SIGTERM during a check", "SIGTERM while the fake API delayed the reply 3 s", int(received["graceful@example.com"] == 0), max(received["graceful@example.com"] - 1, 0), recovery)
     assert received["graceful@example.com"] == 1
     assert "Traceback" not in first.log()
+
+
+
+def test_sigterm_at_shutdown_limit_requeues_check(fake_api, smtp_server, consumers):
+    (route,) = direct_connections(fake_api, 1)
+    free_up(fake_api, route, 2)
+    # Held past the 3 s shutdown limit but not past the client's 10 s read timeout, so the check
+    # is still waiting for RegioJet when the consumer gives up on it.
+    fake_api.set_fault(route["id"], "timeout", count=1, hold_seconds=8)
+    watch(route, "interrupted@example.com")
+
+    first = consumers("first", shutdown_timeout=SHORT_SHUTDOWN_SECONDS)
+    wait_until(lambda: detail_requests(fake_api, route["id"]) >= 1, timeout=60, message="the held check request")
+    stopped_at = time.monotonic()
+    exit_code = first.terminate(timeout=30)
+    stop_seconds = elapsed_since(stopped_at)
+    statuses_after_stop = route_statuses()
+
+    # Without periodic tasks the second consumer runs only what is queued, and the sweeps could
+    # not claim the route anyway until the dead consumer's claim lapses 90 s after its window.
+    second = consumers("second", periodic=False)
+    wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=30, interval=0.2, message="the email from the re-queued check")
+    recovery = elapsed_since(stopped_at)
+    time.sleep(CHECK_INTERVAL)
+    second.terminate()
+
+    received = emails_per_recipient(smtp_server)
+    record_result(
+        "SIGTERM with a check still running at the shutdown limit",
+        f"fake API held the reply 8 s, consumer stopped with a {SHORT_SHUTDOWN_SECONDS} s shutdown limit",
+        int(received["interrupted@example.com"] == 0),
+        max(received["interrupted@example.com"] - 1, 0),
+        recovery,
+    )
+    assert exit_code == 0
+    # NOTE: the consumer outlives its shutdown limit until the held request ends, because the
+    # batch check's request runs on a ThreadPoolExecutor thread, which the interpreter joins at exit.
+    assert SHORT_SHUTDOWN_SECONDS <= stop_seconds < 8 + 5
+    assert list(statuses_after_stop.values()) == ["active"]
+    assert "interrupted by the shutdown and is queued again" in first.log()
+    assert received["interrupted@example.com"] == 1
+    assert detail_requests(fake_api, route["id"]) >= 2
+    assert recovery < 30
 
 
 @pytest.mark.services_only
