@@ -213,30 +213,46 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
         release_claim(route_id)
         return [CheckResult(route_id, "skipped")]
 
-    first = targets[0]
-    try:
-        detail = client.get_route_detail(first.regiojet_route_id, first.from_station_id, first.to_station_id, first.tariffs)
-    except SoldOutError:
-        detail = None
-    except TemporaryRegioJetError as error:
-        return [record_temporary_failure(target, error, interval, now) for target in targets]
-    except PermanentRegioJetError as error:
-        return [record_permanent_failure(target, error, now) for target in targets]
-    except RequestBudgetExceeded as error:
-        return [postpone_check(target, error, interval, now) for target in targets]
+    detail = fetch_detail(targets, lambda: client)
+    if isinstance(detail, (RegioJetError, RequestBudgetExceeded)):
+        return record_failures(targets, detail, interval, now)
 
+    results, without_seats = record_finds(targets, detail, currency, now)
     # Every route of the group follows the first one's plan, so they stay checked together.
-    next_check_at = next_planned_time(first.next_check_at, interval, now)
+    next_check_at = next_planned_time(targets[0].next_check_at, interval, now)
+    results += record_no_seats([(target, next_check_at) for target in without_seats], now)
+    for result in results:
+        result.detail = detail
+    return results
+
+
+def record_failures(
+    group: list[CheckTarget], error: RegioJetError | RequestBudgetExceeded, interval: timedelta, now: datetime
+) -> list[CheckResult]:
+    """Record a failed request for every route of one connection."""
+    if isinstance(error, RequestBudgetExceeded):
+        return [postpone_check(target, error, interval, now) for target in group]
+    if isinstance(error, PermanentRegioJetError):
+        return [record_permanent_failure(target, error, now) for target in group]
+    return [record_temporary_failure(target, error, interval, now) for target in group]
+
+
+def record_finds(
+    group: list[CheckTarget], detail: RouteDetail | None, currency: str, now: datetime
+) -> tuple[list[CheckResult], list[CheckTarget]]:
+    """Record a find for each route of one connection that the detail satisfies.
+
+    Returns the finds' results and the routes without enough seats. A None detail means sold out.
+    """
     results = []
-    for target in targets:
+    without_seats = []
+    for target in group:
         offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)
         if offers:
-            result = record_find(target, offers, now)
+            results.append(record_find(target, offers, now))
         else:
-            result = record_no_seats(target, next_check_at, now)
-        result.detail = detail
-        results.append(result)
-    return results
+            without_seats.append(target)
+    return results, without_seats
 
 
 @db_session
@@ -266,24 +282,6 @@ def record_find(target: CheckTarget, offers: list[Offer], now: datetime) -> Chec
     summary = ", ".join(f"{offer.seat_class}={offer.free_seats}" for offer in offers)
     logger.info("check route=%d found seats (%s); %d notifications created", route.id, summary, len(notifications))
     return CheckResult(target.route_id, "found", offers=offers, notification_ids=[n.id for n in notifications])
-
-
-@db_session
-def record_no_seats(target: CheckTarget, next_check_at: datetime, now: datetime) -> CheckResult:
-    route = MonitoredRoute.get(id=target.route_id)
-    if route is None or not route.is_active:
-        return CheckResult(target.route_id, "skipped")
-
-    route.set(
-        last_checked_at=now,
-        next_check_at=next_check_at,
-        claimed_until=None,
-        claim_token="",
-        consecutive_failures=0,
-        failing_since=None,
-    )
-    logger.debug("check route=%d: not enough free seats", route.id)
-    return CheckResult(target.route_id, "no_seats")
 
 
 @db_session
@@ -424,38 +422,33 @@ def check_routes(route_ids: list[int], executor: Executor, get_client, currency:
     release_claims([result.route_id for result in results])
 
     details = executor.map(lambda group: fetch_detail(group, get_client), groups)
-    without_seats: list[CheckTarget] = []
+    without_seats: list[tuple[CheckTarget, datetime]] = []
     for group, detail in zip(groups, details):
-        if isinstance(detail, TemporaryRegioJetError):
-            results += [record_temporary_failure(target, detail, interval, now) for target in group]
+        if isinstance(detail, (RegioJetError, RequestBudgetExceeded)):
+            results += record_failures(group, detail, interval, now)
             continue
-        if isinstance(detail, PermanentRegioJetError):
-            results += [record_permanent_failure(target, detail, now) for target in group]
-            continue
-        if isinstance(detail, RequestBudgetExceeded):
-            results += [postpone_check(target, detail, interval, now) for target in group]
-            continue
-        for target in group:
-            offers = [] if detail is None else find_offers(detail, target.seat_classes, len(target.tariffs), currency)
-            if offers:
-                results.append(record_find(target, offers, now))
-            else:
-                without_seats.append(target)
+        finds, unsatisfied = record_finds(group, detail, currency, now)
+        results += finds
+        next_check_at = next_planned_time(group[0].next_check_at, interval, now)
+        without_seats += [(target, next_check_at) for target in unsatisfied]
 
-    results += record_no_seats_batch(without_seats, interval, now)
+    results += record_no_seats(without_seats, now)
     return results
 
 
 @db_session
-def record_no_seats_batch(targets: list[CheckTarget], interval: timedelta, now: datetime) -> list[CheckResult]:
-    """Plan the next check of every target still active and release its claim, in one transaction."""
+def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) -> list[CheckResult]:
+    """Record checks that found too few seats: set each route's next planned check, release its claim.
+
+    Takes (route, next planned check) pairs and writes them all in one transaction.
+    """
     results = []
-    for target in targets:
+    for target, next_check_at in plans:
         cursor = db.execute(
             """UPDATE monitored_route SET last_checked_at = $now, next_check_at = $next_check_at,
                 claimed_until = NULL, claim_token = '', consecutive_failures = 0, failing_since = NULL
             WHERE id = $id AND status = 'active'""",
-            {"now": now, "next_check_at": next_planned_time(target.next_check_at, interval, now), "id": target.route_id},
+            {"now": now, "next_check_at": next_check_at, "id": target.route_id},
         )
         results.append(CheckResult(target.route_id, "no_seats" if cursor.rowcount == 1 else "skipped"))
     return results
