@@ -361,8 +361,8 @@ def expire_past_routes(now: datetime) -> int:
 
 
 
-# The most routes one sweep claims. A sweep looks 1.5 intervals ahead, so this covers 20,000
-# monitored routes; routes beyond it wait for the next sweep.
+# Maximum number of routes one sweep claims. A sweep looks 1.5 intervals ahead, so this covers
+# 20,000 monitored routes. Routes beyond it wait for the next sweep.
 SWEEP_MAX_ROUTES = 30_000
 
 # A batch task checks the routes planned within this span of each other, at most this many.

@@ -22,8 +22,8 @@ DEFAULT_DATABASE_FILE = "regiojet-watch.sqlite3"
 QUEUE_FILE_NAME = "regiojet-watch-queue.sqlite3"
 
 # RegioJet publishes no rate limit for its public API, so this default is an estimate. At one
-# request per connection checked it covers 1,000 watched connections at the default 20 s interval;
-# more connections than the budget covers are checked less often, never skipped.
+# request per connection checked it covers 1,000 watched connections at the default 20 s interval.
+# Connections beyond the budget are checked less often, because a check without a slot is postponed.
 DEFAULT_MAX_REQUESTS_PER_SECOND = 50.0
 
 SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

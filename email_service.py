@@ -157,7 +157,7 @@ def compose_find_email(notice: FindNotice, sender: str) -> EmailMessage:
     message["Message-ID"] = make_msgid(
         idstring=f"notification-{notice.notification_id}", domain=parseaddr(sender)[1].rpartition("@")[2]
     )
-    # RFC 3834 asks vacation responders and ticket systems not to reply to this.
+    # RFC 3834 tells vacation responders and ticket systems not to reply to this header value.
     message["Auto-Submitted"] = "auto-generated"
 
     message.set_content(text)

@@ -137,7 +137,7 @@ class Watch(db.Entity):
 
 
 class Notification(db.Entity):
-    """One email to one watcher about one find: written before the email exists, so it cannot be lost."""
+    """One email to one watcher about one find, written in the find's transaction before any email task exists."""
 
     _table_ = "notification"
     id = PrimaryKey(int, auto=True)

@@ -498,7 +498,7 @@ class RegioJetClient:
     ) -> RouteDetail:
         """Fetch one connection's segment with its price classes.
 
-        Raises SoldOutError when RegioJet answers 400 with a sold-out message (older API versions).
+        Raises SoldOutError when RegioJet responds 400 with a sold-out message (older API versions).
         """
         route_id = str(route_id)
         # Public clients put transfer ids ("5526910231,5478291772") into the path with literal

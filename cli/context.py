@@ -39,7 +39,7 @@ def configure_logging(level: int) -> None:
 
 
 class AppContext:
-    """What the commands share; settings, client and database are set up on first use only.
+    """State the commands share. Settings, client and database are set up on first use only.
 
     Loading lazily keeps `COMMAND --help` working with a broken configuration.
     """
@@ -99,7 +99,7 @@ def regiojet_errors(action: str) -> Iterator[None]:
         raise click.ClickException(f"{error} while {action}. Nothing was stored; try again in a minute.") from None
     except TemporaryRegioJetError as error:
         if error.status is None:
-            # No HTTP answer at all: most often the URL is wrong or the fake server is not running.
+            # No HTTP response at all, so most often the URL is wrong or the fake server is not running.
             api_url = load_settings_or_fail().regiojet_api_url
             raise click.ClickException(
                 f"could not reach the RegioJet API at {api_url} while {action}: {error}. Nothing was stored. "

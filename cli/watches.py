@@ -305,7 +305,7 @@ def watch_row_to_json(row) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of text.")
 @pass_app
 def cancel_command(app: AppContext, watch_id: int, as_json: bool) -> None:
-    """Cancel a watch; its monitored route stops being checked when nobody else watches it.
+    """Cancel a watch, and stop checking its monitored route when no other active watch remains.
 
     \b
     Example:

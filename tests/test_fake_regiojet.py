@@ -418,7 +418,7 @@ def test_module_runs_standalone():
     assert process.returncode == 0
 
 
-def test_fake_server_main_port_in_use_exits_with_hint():
+def test_fake_server_port_in_use_hint():
     import socket
     import subprocess
     import sys
