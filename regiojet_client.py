@@ -418,7 +418,15 @@ class RegioJetClient:
         self.clock = clock or _utc_now
         # Called before every request. It may wait for a shared request budget or raise a RegioJetError.
         self.before_request = before_request
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # requests reads proxy, netrc and CA bundle variables from the environment on every
+            # request, which costs more CPU than the rest of a check. Read them once here instead.
+            environment = session.merge_environment_settings(self.base_url, {}, None, None, None)
+            session.proxies.update(environment["proxies"])
+            session.verify = environment["verify"]
+            session.trust_env = False
+        self.session = session
         self.session.headers.update(
             {
                 "User-Agent": USER_AGENT,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -175,6 +177,39 @@ def test_request_sends_identifying_headers(mocked):
     assert headers["User-Agent"].startswith("regiojet-watch/")
     assert "(+https://github.com/regiojet-watch/regiojet-watch)" in headers["User-Agent"]
     assert "Origin" not in headers
+
+
+def test_client_sends_through_proxy_from_environment(monkeypatch):
+    # The client reads proxy variables once, when it is created; a loopback server plays the proxy.
+    seen = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            body = fixture_text("tariffs_en.json").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with RegioJetClient(BASE_URL) as regiojet:
+            tariffs = regiojet.get_tariffs()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+    assert seen == [f"{BASE_URL}/consts/tariffs"]
+    assert tariffs
 
 
 def test_client_rejects_base_url_without_scheme():
