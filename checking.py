@@ -6,6 +6,7 @@ route, segment and tariffs, different seat classes) are claimed and checked toge
 request, and keep the same planned check times from then on.
 """
 
+import json
 import logging
 import random
 import uuid
@@ -104,31 +105,34 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
 
     Returns one ClaimedCheck per connection, planned at the earliest due time in its group.
     """
-    token = uuid.uuid4().hex
     window_end = now + window
     params = {
-        "token": token,
+        "token": uuid.uuid4().hex,
         "now": now,
         "window_end": window_end,
         "claimed_until": window_end + CLAIM_GRACE,
         "limit": limit,
     }
-    skip_locked = " FOR UPDATE SKIP LOCKED" if db.provider.dialect == "PostgreSQL" else ""
-    # The outer WHERE repeats the claim test: on PostgreSQL a concurrent sweep that claimed a row
-    # first makes this UPDATE re-check the row and leave it alone. RETURNING hands back the claimed
-    # rows without a second query, which would scan the table because claim_token has no index
-    # (PostgreSQL, and SQLite from 3.35).
+    due = """
+        SELECT id FROM monitored_route
+        WHERE status = 'active' AND next_check_at < $window_end AND departure_at > $now
+          AND (claimed_until IS NULL OR claimed_until < $now)
+        ORDER BY next_check_at
+        LIMIT $limit"""
+    if db.provider.dialect == "PostgreSQL":
+        # FOR UPDATE re-tests the WHERE on a row that a concurrent sweep changed, and SKIP LOCKED
+        # leaves the rows another sweep holds, so two sweeps never claim one route. ARRAY() lets
+        # the UPDATE find the locked rows by primary key instead of joining the whole table.
+        condition = f"id = ANY(ARRAY({due} FOR UPDATE SKIP LOCKED))"
+    else:
+        # Pony opens a session that starts with db.execute() as BEGIN IMMEDIATE, and SQLite runs one
+        # writer at a time, so the subquery's rows cannot change before the UPDATE writes them.
+        condition = f"id IN ({due})"
+    # RETURNING hands back the claimed rows without a second query (PostgreSQL, and SQLite from 3.35).
     cursor = db.execute(
         f"""
         UPDATE monitored_route SET claim_token = $token, claimed_until = $claimed_until
-        WHERE id IN (
-            SELECT id FROM monitored_route
-            WHERE status = 'active' AND next_check_at < $window_end AND departure_at > $now
-              AND (claimed_until IS NULL OR claimed_until < $now)
-            ORDER BY next_check_at
-            LIMIT $limit{skip_locked}
-        )
-        AND status = 'active' AND (claimed_until IS NULL OR claimed_until < $now)
+        WHERE {condition}
         RETURNING id, next_check_at, connection_key
         """,
         params,
@@ -361,9 +365,15 @@ def expire_past_routes(now: datetime) -> int:
 
 
 
-# Maximum number of routes one sweep claims. A sweep looks 1.5 intervals ahead, so this covers
-# 20,000 monitored routes. Routes beyond it wait for the next sweep.
-SWEEP_MAX_ROUTES = 30_000
+# Sweeps run every SWEEP_PERIOD and claim the routes due within SWEEP_LOOKAHEAD. Claiming one
+# second at a time keeps each sweep small (a claim writes every row it claims), and a lookahead of
+# two periods means one dropped or late sweep leaves no route unclaimed at its planned time.
+SWEEP_PERIOD = timedelta(seconds=1)
+SWEEP_LOOKAHEAD = 2 * SWEEP_PERIOD
+
+# Maximum number of routes one sweep claims: 10,000 a second covers 200,000 monitored routes at a
+# 20 s interval. Beyond it the oldest due routes go first and the rest wait for the next sweep.
+SWEEP_MAX_ROUTES = 10_000
 
 # A batch task checks the routes planned within this span of each other, at most this many.
 BATCH_SPAN = timedelta(seconds=1)
@@ -388,11 +398,39 @@ def plan_batches(claims: list[ClaimedCheck]) -> list[tuple[datetime, tuple[int, 
 @db_session
 def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
     """Load the active routes among `route_ids`, grouped by connection key (one request per group)."""
-    routes = MonitoredRoute.select(lambda route: route.id in route_ids and route.status == ACTIVE)
+    # A raw query, because building an entity per route costs more CPU than the rest of the load.
+    rows = db.select(
+        f"""SELECT id, regiojet_route_id, from_station_id, to_station_id, tariffs, seat_classes,
+                next_check_at, connection_key
+            FROM monitored_route WHERE {ids_in_json("id", "route_ids")} AND status = 'active'
+            ORDER BY id""",
+        {"route_ids": json.dumps(route_ids)},
+    )
     groups: dict[str, list[CheckTarget]] = defaultdict(list)
-    for route in sorted(routes, key=lambda route: route.id):
-        groups[route.connection_key].append(check_target(route))
+    for route_id, regiojet_route_id, from_id, to_id, tariffs, seat_classes, next_check_at, key in rows:
+        groups[key].append(
+            CheckTarget(
+                route_id=route_id,
+                regiojet_route_id=regiojet_route_id,
+                from_station_id=from_id,
+                to_station_id=to_id,
+                tariffs=tuple(tariffs.split(",")),
+                seat_classes=frozenset(seat_classes.split(",")) if seat_classes else frozenset(),
+                next_check_at=as_datetime(next_check_at),
+            )
+        )
     return list(groups.values())
+
+
+def ids_in_json(column: str, parameter: str) -> str:
+    """Return an SQL condition: `column` is one of the integers in the JSON array `$parameter`.
+
+    Pony's raw SQL cannot bind a list, and one JSON parameter keeps the statement text the same
+    whatever the number of ids.
+    """
+    if db.provider.dialect == "PostgreSQL":
+        return f"{column} IN (SELECT value::integer FROM json_array_elements_text(${parameter}::json))"
+    return f"{column} IN (SELECT value FROM json_each(${parameter}))"
 
 
 def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None | RegioJetError | RequestBudgetExceeded:
@@ -440,22 +478,39 @@ def check_routes(route_ids: list[int], executor: Executor, get_client, currency:
 def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) -> list[CheckResult]:
     """Record checks that found too few seats: set each route's next planned check, release its claim.
 
-    Takes (route, next planned check) pairs and writes them all in one transaction.
+    Takes (route, next planned check) pairs and writes them all with one statement.
     """
-    results = []
-    for target, next_check_at in plans:
-        cursor = db.execute(
-            """UPDATE monitored_route SET last_checked_at = $now, next_check_at = $next_check_at,
+    if not plans:
+        return []
+
+    rows = json.dumps([{"id": target.route_id, "next_check_at": sql_timestamp(next_check_at)} for target, next_check_at in plans])
+    if db.provider.dialect == "PostgreSQL":
+        source = "json_to_recordset($plans::json) AS plan(id integer, next_check_at timestamp)"
+    else:
+        # Pony's raw SQL reads "$$" as one "$".
+        source = """(SELECT json_extract(value, '$$.id') AS id, json_extract(value, '$$.next_check_at') AS next_check_at
+                     FROM json_each($plans)) AS plan"""
+    cursor = db.execute(
+        f"""UPDATE monitored_route SET last_checked_at = $now, next_check_at = plan.next_check_at,
                 claimed_until = NULL, claim_token = '', consecutive_failures = 0, failing_since = NULL
-            WHERE id = $id AND status = 'active'""",
-            {"now": now, "next_check_at": next_check_at, "id": target.route_id},
-        )
-        results.append(CheckResult(target.route_id, "no_seats" if cursor.rowcount == 1 else "skipped"))
-    return results
+            FROM {source}
+            WHERE monitored_route.id = plan.id AND monitored_route.status = 'active'
+            RETURNING monitored_route.id""",
+        {"now": now, "plans": rows},
+    )
+    recorded = {route_id for (route_id,) in cursor.fetchall()}
+    return [CheckResult(target.route_id, "no_seats" if target.route_id in recorded else "skipped") for target, _ in plans]
+
+
+def sql_timestamp(value: datetime) -> str:
+    """Format a naive UTC datetime as the SQLite driver stores it, which PostgreSQL also reads."""
+    return value.isoformat(" ")
 
 
 @db_session
 def release_claims(route_ids: list[int]) -> None:
-    for route_id in route_ids:
-        db.execute("UPDATE monitored_route SET claimed_until = NULL, claim_token = '' WHERE id = $route_id",
-                   {"route_id": route_id})
+    if route_ids:
+        db.execute(
+            f"UPDATE monitored_route SET claimed_until = NULL, claim_token = '' WHERE {ids_in_json('id', 'route_ids')}",
+            {"route_ids": json.dumps(route_ids)},
+        )
