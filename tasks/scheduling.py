@@ -1,12 +1,11 @@
 """Periodic tasks: sweeps that queue due checks, expiry of departed routes, and lost-task recovery.
 
 Huey looks at periodic tasks once a minute, so `plan_route_sweeps` runs every minute and schedules
-`schedule_route_checks` at every CHECK_INTERVAL_SECONDS within that minute. Every consumer that runs
-periodic tasks does this; the database claims make the extra sweeps harmless.
+`schedule_route_checks` every second (checking.SWEEP_PERIOD) within that minute. Every consumer that
+runs periodic tasks does this; the database claims make the extra sweeps harmless.
 """
 
 import logging
-from datetime import timedelta
 
 from huey import crontab
 from pony.orm import db_session
@@ -15,7 +14,6 @@ import checking
 import outbox
 from huey_app import huey
 from models import upsert_service_state
-from runtime import get_settings
 from tasks.checks import check_route_batch
 from tasks.notifications import send_notification_email
 from tasks.priorities import SWEEP_PRIORITY
@@ -28,20 +26,19 @@ LAST_SWEEP_KEY = "last_sweep_at"
 
 @huey.periodic_task(crontab(), priority=SWEEP_PRIORITY)
 def plan_route_sweeps() -> None:
-    interval = get_settings().check_interval_seconds
-    for delay in range(0, 60, interval):
-        # A sweep that could not start within its interval is dropped; the next one covers its routes.
-        schedule_route_checks.schedule(delay=delay, expires=delay + interval)
+    period = int(checking.SWEEP_PERIOD.total_seconds())
+    lookahead = int(checking.SWEEP_LOOKAHEAD.total_seconds())
+    for delay in range(0, 60, period):
+        # A sweep that could not start before the next one is due is dropped; the lookahead of the
+        # next sweep covers its routes.
+        schedule_route_checks.schedule(delay=delay, expires=delay + lookahead)
 
 
 @huey.task(priority=SWEEP_PRIORITY)
 def schedule_route_checks() -> None:
-    """Claim the routes due within the coming interval and queue their checks at their planned times."""
+    """Claim the routes due within the sweep lookahead and queue their checks at their planned times."""
     now = utc_now()
-    interval = get_settings().check_interval_seconds
-    # Looking a little past the next sweep covers a late sweep without leaving a gap.
-    window = timedelta(seconds=interval * 1.5)
-    claims = checking.claim_due_routes(now, window, limit=checking.SWEEP_MAX_ROUTES)
+    claims = checking.claim_due_routes(now, checking.SWEEP_LOOKAHEAD, limit=checking.SWEEP_MAX_ROUTES)
 
     batches = checking.plan_batches(claims)
     for planned_at, route_ids in batches:

@@ -278,11 +278,15 @@ def test_expire_past_routes_keeps_found(fake_api):
     assert route_row(found.route_id)["status"] == FOUND
 
 
-def test_plan_route_sweeps_per_interval():
+def test_plan_route_sweeps_schedules_one_sweep_per_second_of_the_minute():
     plan_route_sweeps.call_local()
 
-    # 60 s / 20 s: the sweep at delay 0 is scheduled too, since Huey schedules every delayed call.
-    assert huey_app.huey.scheduled_count() + huey_app.huey.pending_count() == 3
+    sweeps = sorted(huey_app.huey.pending(), key=lambda task: task.eta)
+    assert len(sweeps) == 60
+    first = sweeps[0].eta
+    assert [round((task.eta - first).total_seconds()) for task in sweeps] == list(range(60))
+    # Each may start up to the lookahead late, when the next sweep covers its routes anyway.
+    assert {round((task.expires_resolved - task.eta).total_seconds()) for task in sweeps} == {2}
 
 
 def route_row_id(route: dict) -> int:
