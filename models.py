@@ -180,7 +180,7 @@ def upsert_service_state(key: str, value: str, now: datetime) -> bool:
     return inserted == 1
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Indexes Pony cannot declare: partial indexes keep the hot queries small and make the
 # "one active monitored route per condition" rule hold even when two commands race.
@@ -193,9 +193,15 @@ SCHEMA_V1_INDEXES = (
     "ON notification (next_attempt_at) WHERE status IN ('pending', 'sending')",
 )
 
-# Upgrade steps: UPGRADES[n] contains the SQL that brings a version n-1 schema to version n. A release
-# that changes an entity adds a step here and raises SCHEMA_VERSION, so existing data is kept.
-UPGRADES: dict[int, tuple[str, ...]] = {}
+# Upgrade steps: UPGRADES[n][dialect] contains the SQL that brings a version n-1 schema to version n
+# on that Pony dialect. A release that changes an entity adds a step here and raises SCHEMA_VERSION,
+# so existing data is kept.
+UPGRADES: dict[int, dict[str, tuple[str, ...]]] = {
+    # Every sweep rewrites the rows it claims. Free space on each page lets PostgreSQL write the new
+    # row version beside the old one without touching the indexes (a HOT update), which made a claim
+    # of 5,000 rows twice as fast. Pages written before the upgrade gain the space as rows move.
+    2: {"PostgreSQL": ("ALTER TABLE monitored_route SET (fillfactor = 70)",)},
+}
 
 _setup_lock = threading.Lock()
 _bound_url: str | None = None
@@ -286,7 +292,7 @@ def migrate_schema() -> None:
 
 
 def apply_upgrade(step: int) -> None:
-    for statement in UPGRADES[step]:
+    for statement in UPGRADES[step].get(db.provider.dialect, ()):
         db.execute(statement)
 
 
