@@ -14,6 +14,8 @@ from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from pony.orm import db_session
 
@@ -44,8 +46,7 @@ BACKOFF_CAP_SECONDS = 300.0
 MAX_FAILING_DURATION = timedelta(hours=6)
 
 
-@dataclass(frozen=True)
-class ClaimedCheck:
+class ClaimedCheck(NamedTuple):
     """One queued check: the route it is queued for and the routes checked with it."""
 
     route_id: int
@@ -147,16 +148,25 @@ def as_datetime(value: datetime | str) -> datetime:
 
 
 def group_claims(rows, now: datetime) -> list[ClaimedCheck]:
-    groups: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    """Group claimed (route id, next check, connection key) rows into one check per connection.
+
+    A sweep at 100,000 routes groups 5,000 rows, so this avoids work a lone route does not need.
+    """
+    groups: dict[str, list[tuple[datetime, int]]] = {}
     for route_id, next_check_at, key in rows:
-        groups[key].append((route_id, next_check_at))
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [(next_check_at, route_id)]
+        else:
+            members.append((next_check_at, route_id))
 
     claims = []
     for members in groups.values():
-        members.sort(key=lambda member: (member[1], member[0]))
-        leader_id, planned_at = members[0]
-        claims.append(ClaimedCheck(leader_id, max(planned_at, now), tuple(route_id for route_id, _ in members)))
-    claims.sort(key=lambda claim: claim.planned_at)
+        if len(members) > 1:
+            members.sort()
+        planned_at, leader_id = members[0]
+        claims.append(ClaimedCheck(leader_id, max(planned_at, now), tuple(route_id for _, route_id in members)))
+    claims.sort(key=attrgetter("planned_at"))
     return claims
 
 
