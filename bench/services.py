@@ -47,6 +47,7 @@ def start_fake_api(latency_ms: float, departure_every_minutes: int, log_path: Pa
         [
             sys.executable, "-m", "fake_regiojet", "--port", "0", "--latency-ms", str(latency_ms),
             "--departure-every-minutes", str(departure_every_minutes), "--all-sold-out",
+            "--record-request-times",
         ],
         cwd=REPOSITORY,
         stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Time one claim sweep over many monitored routes on PostgreSQL.
+"""Time the claim sweeps of a running worker over many monitored routes on PostgreSQL.
 
 Run by the benchmark in its own process, because Pony binds to one database per process:
 `python -m bench.sweep DATABASE_URL ROUTES INTERVAL` prints one JSON object.
@@ -8,7 +8,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg2
 from psycopg2.extras import execute_values
@@ -17,19 +17,25 @@ import checking
 import models
 from timeutil import utc_now
 
-REPEATS = 5
-CLAIM_BATCH = 5000
+# Sweeps over one and a half intervals, so that the later ones claim routes checked before.
+SWEEPS = 30
+# Time left for inserting the routes before the first of them is due.
+SEED_LEAD = timedelta(seconds=60)
 
 
-def seed_due_routes(url: str, count: int, interval: float) -> None:
-    """Insert `count` active routes whose next checks are spread evenly over one interval from now."""
+def seed_due_routes(url: str, count: int, interval: float) -> datetime:
+    """Insert `count` active routes whose next checks are spread evenly over one interval.
+
+    The interval starts SEED_LEAD from now, after the seeding is done; returns its start.
+    """
     now = utc_now()
+    first_due = now + SEED_LEAD
     departure = now + timedelta(days=2)
     rows = [
         (
             str(7_000_000_000 + index), 1, 2, "A", "B", "Europe/Prague", "Europe/Prague", departure,
             departure + timedelta(hours=2), "", "REGULAR", f"{7_000_000_000 + index}|1|2|REGULAR", "active",
-            now, now + timedelta(seconds=interval * index / count), "", 0, "",
+            now, first_due + timedelta(seconds=interval * index / count), "", 0, "",
         )
         for index in range(count)
     ]
@@ -43,43 +49,70 @@ def seed_due_routes(url: str, count: int, interval: float) -> None:
             rows,
             page_size=5000,
         )
-        cursor.execute("ANALYZE monitored_route")
+    # VACUUM sets the hint bits a table in use already has; otherwise the first sweeps would also
+    # pay for writing them on every page they read.
+    database = psycopg2.connect(url)
+    database.autocommit = True
+    with database.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE monitored_route")
+    database.close()
+    if utc_now() > first_due - checking.SWEEP_LOOKAHEAD:
+        raise RuntimeError(f"seeding {count} routes took longer than {SEED_LEAD}; lower the route count")
+    return first_due
 
 
-def release_claims(url: str) -> None:
-    with psycopg2.connect(url) as database, database.cursor() as cursor:
-        # Only the claimed rows, so that the release leaves no dead row versions the next sweep must skip.
-        cursor.execute("UPDATE monitored_route SET claimed_until = NULL, claim_token = '' WHERE claim_token <> ''")
+def time_sweeps(interval: timedelta) -> dict:
+    """Run SWEEPS sweeps one SWEEP_PERIOD apart, each claiming and batching as `schedule_route_checks` does.
 
-
-def time_sweeps(url: str, interval: float, limit: int, prefix: str) -> dict:
-    """Claim and batch as `schedule_route_checks` does, REPEATS times, releasing the claims in between."""
-    window = timedelta(seconds=interval * 1.5)
+    Between two sweeps, the routes the previous sweep claimed are recorded as checked without seats
+    (not timed), as the batch checks of a running worker would do by then. Otherwise every sweep
+    would have to step over all the routes claimed before it.
+    """
+    period = checking.SWEEP_PERIOD.total_seconds()
     durations = []
-    claimed = 0
-    for _ in range(REPEATS):
-        release_claims(url)
+    claimed = []
+    unchecked: list[int] = []
+    next_start = time.monotonic()
+    for _ in range(SWEEPS):
+        time.sleep(max(0.0, next_start - time.monotonic()))
+        next_start += period
+
         started = time.perf_counter()
-        claims = checking.claim_due_routes(utc_now(), window, limit=limit)
+        claims = checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD, limit=checking.SWEEP_MAX_ROUTES)
         checking.plan_batches(claims)
         durations.append((time.perf_counter() - started) * 1000)
-        claimed = sum(len(claim.route_ids) for claim in claims)
+        claimed.append(sum(len(claim.route_ids) for claim in claims))
+
+        record_checks(unchecked, interval)
+        unchecked = [route_id for claim in claims for route_id in claim.route_ids]
+
     return {
-        f"{prefix}_ms_median": round(statistics.median(durations), 1),
-        f"{prefix}_ms_max": round(max(durations), 1),
-        f"{prefix}_routes_claimed": claimed,
+        "sweep_ms_median": round(statistics.median(durations), 1),
+        "sweep_ms_max": round(max(durations), 1),
+        "sweep_routes_claimed_median": int(statistics.median(claimed)),
+        "sweeps": SWEEPS,
     }
+
+
+def record_checks(route_ids: list[int], interval: timedelta) -> None:
+    """Record the claimed routes as checked without seats, with the worker's own functions."""
+    now = utc_now()
+    plans = [
+        (target, checking.next_planned_time(target.next_check_at, interval, now))
+        for group in checking.load_batch_targets(route_ids)
+        for target in group
+    ]
+    checking.record_no_seats(plans, now)
 
 
 def main() -> int:
     url, count, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     models.setup_database(url)
-    seed_due_routes(url, count, interval)
-    # One full sweep as the worker runs it, and one claim of CLAIM_BATCH routes for comparison with
-    # sweeps that claim less at a time.
-    figures = time_sweeps(url, interval, checking.SWEEP_MAX_ROUTES, "sweep")
-    figures.update(time_sweeps(url, interval, CLAIM_BATCH, "claim_5000"))
-    print(json.dumps(dict(figures, sweep_routes_total=count)))
+    first_due = seed_due_routes(url, count, interval)
+    # Start as a running worker meets these routes: the sweep a period before this one claimed up to
+    # one lookahead ahead, so this one claims one period of planned checks.
+    time.sleep((first_due - checking.SWEEP_LOOKAHEAD + checking.SWEEP_PERIOD - utc_now()).total_seconds())
+    print(json.dumps(dict(time_sweeps(timedelta(seconds=interval)), sweep_routes_total=count)))
     return 0
 
 

@@ -12,7 +12,8 @@ import json
 import logging
 import re
 import threading
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -127,8 +128,11 @@ class FakeApi:
         first_day: date | None = None,
         departure_every_minutes: int | None = None,
         all_sold_out: bool = False,
+        record_request_times: bool = False,
     ) -> None:
         self.seed = seed
+        # Off by default: the times of every request grow without bound in a long-running server.
+        self.record_request_times = record_request_times
         self.departure_every_minutes = departure_every_minutes
         self.all_sold_out = all_sold_out
         self.initial_latency_ms = latency_ms
@@ -151,10 +155,12 @@ class FakeApi:
             self.faults: list[Fault] = []
             self.latency_ms = self.initial_latency_ms
             self.request_counts: Counter[str] = Counter()
+            self.request_times: defaultdict[str, list[float]] = defaultdict(list)
 
     def reset_requests(self) -> None:
         with self._lock:
             self.request_counts = Counter()
+            self.request_times = defaultdict(list)
 
     def set_latency(self, ms: float) -> None:
         if ms < 0:
@@ -236,7 +242,12 @@ class FakeApi:
     def requests_made(self) -> dict[str, Any]:
         with self._lock:
             counts = dict(self.request_counts)
-        return {"total": sum(counts.values()), "paths": counts}
+            times = {path: list(values) for path, values in self.request_times.items()}
+        made: dict[str, Any] = {"total": sum(counts.values()), "paths": counts}
+        if self.record_request_times:
+            # Unix times of each path's requests, for measuring how often each connection is asked.
+            made["times"] = times
+        return made
 
     def routes(self, day: date | None = None) -> list[dict]:
         """Describe connections (ids, stops, times, seats) so a test can pick one."""
@@ -286,6 +297,8 @@ class FakeApi:
 
         with self._lock:
             self.request_counts[path] += 1
+            if self.record_request_times:
+                self.request_times[path].append(time.time())
         origin = headers.get("origin")
         if origin and not ALLOWED_ORIGIN.match(origin):
             return error_reply(403, f"Origin {origin} is not allowed")

@@ -38,7 +38,7 @@ class FakeRegioJetServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, seed: int = 1,
                  first_day: date | None = None, departure_every_minutes: int | None = None,
-                 all_sold_out: bool = False) -> None:
+                 all_sold_out: bool = False, record_request_times: bool = False) -> None:
         self.host = host
         self.port = port
         self.api = FakeApi(
@@ -47,6 +47,7 @@ class FakeRegioJetServer:
             first_day=first_day,
             departure_every_minutes=departure_every_minutes,
             all_sold_out=all_sold_out,
+            record_request_times=record_request_times,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -287,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every line this many minutes apart all day instead of its usual departures (benchmarks)",
     )
     parser.add_argument("--all-sold-out", action="store_true", help="start with no free seat in any class")
+    parser.add_argument(
+        "--record-request-times",
+        action="store_true",
+        help="list the time of every request in GET /_fake/requests (benchmarks; memory grows with every request)",
+    )
     return parser
 
 
@@ -304,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         arguments.seed,
         departure_every_minutes=arguments.departure_every_minutes,
         all_sold_out=arguments.all_sold_out,
+        record_request_times=arguments.record_request_times,
     )
 
     stopped = threading.Event()

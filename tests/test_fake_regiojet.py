@@ -249,6 +249,24 @@ def test_request_counts_and_reset(fake_api, client):
     assert after["total"] == 0
 
 
+def test_request_times_listed_only_when_recorded(fake_api, client):
+    client.get_tariffs()
+    assert "times" not in fake_api.requests_made()
+
+    server = FakeRegioJetServer(record_request_times=True).start()
+    try:
+        before = time.time()
+        for _ in range(2):
+            requests.get(f"{server.base_url}/consts/tariffs", timeout=5).raise_for_status()
+        times = requests.get(f"http://127.0.0.1:{server.port}/_fake/requests", timeout=5).json()["times"]
+    finally:
+        server.stop()
+
+    assert list(times) == ["/restapi/consts/tariffs"]
+    assert len(times["/restapi/consts/tariffs"]) == 2
+    assert all(before <= moment <= time.time() for moment in times["/restapi/consts/tariffs"])
+
+
 def test_latency_is_injected(fake_api, client):
     fake_api.set_latency(300)
 
