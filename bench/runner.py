@@ -1,8 +1,11 @@
 """Run the benchmark: seed, start every process, free seats on random routes, measure, stop everything."""
 
 import argparse
+import bisect
+import calendar
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -20,7 +23,7 @@ from huey import PriorityRedisHuey
 
 import models
 from bench import services
-from bench.seed import WATCHERS_PER_ROUTE, pick_connections, seed_routes
+from bench.seed import WATCHERS_PER_ROUTE, SeededRoute, pick_connections, seed_routes
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,9 @@ DEPARTURE_EVERY_MINUTES = 10
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--routes", type=int, default=1000, help="monitored routes to seed, one connection each")
+    parser.add_argument("--routes", type=int, default=1000, help="monitored routes to seed")
+    parser.add_argument("--routes-per-connection", type=int, default=1,
+                        help="monitored routes on each connection, each watching another seat class (1 to 3)")
     parser.add_argument("--duration", type=float, default=120, help="seconds in which seats appear on routes")
     parser.add_argument("--warmup", type=float, default=30, help="seconds of checking before measuring starts")
     parser.add_argument("--finds", type=int, default=20, help="routes whose seats appear during the run")
@@ -85,10 +90,51 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def detail_requests(base_url: str) -> int:
+def requests_made(base_url: str) -> dict:
     control = base_url.rsplit("/restapi", 1)[0] + "/_fake/requests"
-    paths = requests.get(control, timeout=10).json()["paths"]
+    return requests.get(control, timeout=30).json()
+
+
+def detail_requests(base_url: str) -> int:
+    paths = requests_made(base_url)["paths"]
     return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
+
+
+def detail_path(route: SeededRoute) -> str:
+    return f"/restapi/routes/{route.regiojet_route_id}/simple"
+
+
+def connection_windows(times: dict[str, list[float]], routes: list[SeededRoute], interval: float,
+                       start: float, end: float) -> dict:
+    """Count each watched connection's requests in each of its own intervals between `start` and `end`.
+
+    A connection's interval k is centred on its planned check time first_check_at + k * interval,
+    so a check that runs a little early or late still counts in the interval it was planned for.
+    Also returns how far requests ran from their planned times.
+    """
+    first_checks = {detail_path(route): route.first_check_at for route in routes}
+    windows = unchecked = repeated = 0
+    offsets = []
+    for path, first_check_at in first_checks.items():
+        moments = sorted(times.get(path, []))
+        first = calendar.timegm(first_check_at.timetuple()) + first_check_at.microsecond / 1e6
+        for k in range(math.ceil((start - first) / interval + 0.5), math.floor((end - first) / interval - 0.5) + 1):
+            low = first + (k - 0.5) * interval
+            count = bisect.bisect_left(moments, low + interval) - bisect.bisect_left(moments, low)
+            windows += 1
+            unchecked += count == 0
+            repeated += count > 1
+        offsets += [moment - (first + round((moment - first) / interval) * interval) for moment in moments
+                    if start <= moment < end]
+    return {
+        "connection_intervals": windows,
+        "connection_intervals_unchecked": unchecked,
+        "connection_intervals_repeated": repeated,
+        "check_offset_p50_s": percentile(offsets, 0.50),
+        "check_offset_p95_s": percentile(offsets, 0.95),
+        "check_offset_min_s": round(min(offsets), 2) if offsets else None,
+        "check_offset_max_s": round(max(offsets), 2) if offsets else None,
+    }
 
 
 def free_seats(base_url: str, regiojet_route_id: str, seat_class: str) -> None:
@@ -107,8 +153,13 @@ def run(arguments: argparse.Namespace, workdir: Path) -> dict:
     rng = random.Random(arguments.seed)
     url = services.recreate_database(arguments.postgres, arguments.database)
     models.setup_database(url)
-    connections = pick_connections(arguments.routes, DEPARTURE_EVERY_MINUTES, rng)
-    seeded = seed_routes(url, connections, timedelta(seconds=arguments.interval))
+    per_connection = arguments.routes_per_connection
+    if not 1 <= per_connection <= 3 or arguments.routes % per_connection:
+        raise SystemExit(
+            f"Invalid --routes-per-connection {per_connection}: use 1 to 3, dividing --routes {arguments.routes}"
+        )
+    connections = pick_connections(arguments.routes // per_connection, DEPARTURE_EVERY_MINUTES, rng, per_connection)
+    seeded = seed_routes(url, connections, per_connection, timedelta(seconds=arguments.interval))
     finds = rng.sample(seeded, min(arguments.finds, len(seeded)))
 
     huey_name = f"regiojet-watch-bench-{os.getpid()}"
@@ -146,6 +197,10 @@ def run(arguments: argparse.Namespace, workdir: Path) -> dict:
         time.sleep(arguments.warmup)
         moments = sorted(rng.uniform(0, arguments.duration) for _ in finds)
         measured = measure(arguments, base_url, list(zip(moments, finds)), inbox, consumers)
+        # A found route is no longer checked; its connection still is while another route watches it.
+        unfound = [route for route in seeded if route.route_id not in {find.route_id for find in finds}]
+        measured.update(connection_windows(requests_made(base_url)["times"], unfound, arguments.interval,
+                                           measured.pop("started_at"), measured.pop("ended_at")))
         sampler.stopped.set()
         sampler.join()
         measured.update(
@@ -167,6 +222,7 @@ def run(arguments: argparse.Namespace, workdir: Path) -> dict:
         measured.update(time_claim_sweep(arguments))
     return dict(
         routes=arguments.routes,
+        connections=arguments.routes // arguments.routes_per_connection,
         watchers_per_route=WATCHERS_PER_ROUTE,
         latency_ms=arguments.latency_ms,
         interval_s=arguments.interval,
@@ -204,7 +260,8 @@ def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
         free_seats(base_url, route.regiojet_route_id, route.seat_class)
         for email in route.emails:
             appeared[email] = time.time()
-    measured_seconds = time.time() - start
+    ended = time.time()
+    measured_seconds = ended - start
     requests_in_run = detail_requests(base_url) - requests_at_start
 
     # Wait for the last emails, then two more intervals in which a duplicate would arrive.
@@ -218,7 +275,7 @@ def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
     for email in received:
         first_arrival.setdefault(email.recipient, email.received_at)
     delays = [first_arrival[email] - appeared[email] for email in appeared if email in first_arrival]
-    distinct = arguments.routes
+    distinct = arguments.routes // arguments.routes_per_connection
     return {
         "emails_expected": len(appeared),
         "emails_missed": len(appeared.keys() - first_arrival.keys()),
@@ -230,6 +287,8 @@ def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
         "checks_per_second": round(requests_in_run / measured_seconds, 1),
         "requests_per_window_per_connection": [round(count / distinct, 3) for count in window_counts],
         "cpu_seconds_in_run": round(sum(cpu_seconds(p.pid) for p in consumers) - cpu_at_start, 1),
+        "started_at": start,
+        "ended_at": ended,
     }
 
 

@@ -1,8 +1,8 @@
-"""Seed the benchmark database: N monitored routes on distinct fake connections, 3 watchers each."""
+"""Seed the benchmark database: monitored routes on fake connections, 3 watchers each."""
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import psycopg2
 from psycopg2.extras import execute_values
@@ -19,23 +19,27 @@ TARIFFS = "REGULAR"
 class SeededRoute:
     route_id: int
     regiojet_route_id: str
-    seat_class: str  # the class the benchmark frees seats in
+    seat_class: str  # the class the route watches, and the benchmark frees seats in
     emails: tuple[str, ...]
+    first_check_at: datetime  # naive UTC; the later checks are planned whole intervals after it
 
 
-def pick_connections(count: int, departure_every_minutes: int, rng: random.Random) -> list[Connection]:
-    """Pick `count` direct fake connections leaving at least three hours from now."""
+def pick_connections(count: int, departure_every_minutes: int, rng: random.Random,
+                     seat_classes: int = 1) -> list[Connection]:
+    """Pick `count` direct fake connections with at least `seat_classes` classes, leaving three hours from now or later."""
     connections = generate(1, local_today(), departure_every_minutes, all_sold_out=True)
     earliest = utc_now() + timedelta(hours=3)
     direct = [
         connection
         for connection in connections.values()
-        if len(connection.sections) == 1 and to_naive_utc(connection.first_stop.time) > earliest
+        if len(connection.sections) == 1
+        and to_naive_utc(connection.first_stop.time) > earliest
+        and len(connection.sections[0].capacity) >= seat_classes
     ]
     if len(direct) < count:
         raise ValueError(
-            f"Invalid --routes {count}: the fake timetable has only {len(direct)} direct connections; "
-            "lower --departure-every-minutes"
+            f"Invalid route count: {count} connections needed, but the fake timetable has only {len(direct)} "
+            f"direct connections with {seat_classes} seat classes or more; lower --routes or --routes-per-connection"
         )
     return rng.sample(direct, count)
 
@@ -44,25 +48,30 @@ def station_name(station_id: int) -> str:
     return f"{CITY_OF_STATION[station_id].name_cs} {station_id}"
 
 
-def seed_routes(url: str, connections: list[Connection], interval: timedelta) -> list[SeededRoute]:
-    """Insert one monitored route per connection with its watchers and watches, in one transaction.
+def seed_routes(url: str, connections: list[Connection], routes_per_connection: int, interval: timedelta) -> list[SeededRoute]:
+    """Insert `routes_per_connection` monitored routes per connection with their watchers and watches, in one transaction.
 
-    The first checks are spread evenly over one interval from now, as if the watches had been
-    created at random moments. Watches created in one burst would keep being checked in one burst.
+    The routes of one connection watch different seat classes, so they are distinct monitored routes
+    that one request answers. Each connection's first check is spread evenly over one interval from
+    now, as if the watches had been created at random moments: watches created in one burst would
+    keep being checked in one burst.
     """
     now = utc_now()
     rows = []
+    watched = []  # (RegioJet route id, seat class, first check) of each row
     for index, connection in enumerate(connections):
         next_check_at = now + interval * index / len(connections)
         first, last = connection.first_stop, connection.last_stop
-        rows.append((
-            connection.route_id, first.station_id, last.station_id,
-            station_name(first.station_id), station_name(last.station_id),
-            "Europe/Prague", "Europe/Prague",
-            to_naive_utc(first.time), to_naive_utc(last.time), "", TARIFFS,
-            connection_key(connection.route_id, first.station_id, last.station_id, [TARIFFS]),
-            "active", now, next_check_at, "", 0, "",
-        ))
+        key = connection_key(connection.route_id, first.station_id, last.station_id, [TARIFFS])
+        for seat_class in sorted(connection.sections[0].capacity)[:routes_per_connection]:
+            rows.append((
+                connection.route_id, first.station_id, last.station_id,
+                station_name(first.station_id), station_name(last.station_id),
+                "Europe/Prague", "Europe/Prague",
+                to_naive_utc(first.time), to_naive_utc(last.time), seat_class, TARIFFS, key,
+                "active", now, next_check_at, "", 0, "",
+            ))
+            watched.append((connection.route_id, seat_class, next_check_at))
 
     with psycopg2.connect(url) as database, database.cursor() as cursor:
         route_ids = execute_values(
@@ -97,6 +106,6 @@ def seed_routes(url: str, connections: list[Connection], interval: timedelta) ->
         cursor.execute("ANALYZE")
 
     return [
-        SeededRoute(route_id, connection.route_id, next(iter(connection.sections[0].capacity)), group)
-        for (route_id,), connection, group in zip(route_ids, connections, emails)
+        SeededRoute(route_id, regiojet_route_id, seat_class, group, first_check_at)
+        for (route_id,), group, (regiojet_route_id, seat_class, first_check_at) in zip(route_ids, emails, watched)
     ]

@@ -5,6 +5,7 @@ Run by the benchmark in its own process, because Pony binds to one database per 
 """
 
 import json
+import math
 import statistics
 import sys
 import time
@@ -17,19 +18,20 @@ import checking
 import models
 from timeutil import utc_now
 
-# Sweeps over one and a half intervals, so that the later ones claim routes checked before.
-SWEEPS = 30
-# Time left for inserting the routes before the first of them is due.
-SEED_LEAD = timedelta(seconds=60)
+# Time left for inserting the routes before the first of them is due: inserting and vacuuming
+# 100,000 routes took about 10 s here.
+SEED_LEAD_BASE = timedelta(seconds=5)
+SEED_LEAD_PER_ROUTE = timedelta(milliseconds=0.3)
 
 
 def seed_due_routes(url: str, count: int, interval: float) -> datetime:
     """Insert `count` active routes whose next checks are spread evenly over one interval.
 
-    The interval starts SEED_LEAD from now, after the seeding is done; returns its start.
+    The interval starts once the seeding should be done; returns its start.
     """
     now = utc_now()
-    first_due = now + SEED_LEAD
+    lead = SEED_LEAD_BASE + SEED_LEAD_PER_ROUTE * count
+    first_due = now + lead
     departure = now + timedelta(days=2)
     rows = [
         (
@@ -57,23 +59,25 @@ def seed_due_routes(url: str, count: int, interval: float) -> datetime:
         cursor.execute("VACUUM ANALYZE monitored_route")
     database.close()
     if utc_now() > first_due - checking.SWEEP_LOOKAHEAD:
-        raise RuntimeError(f"seeding {count} routes took longer than {SEED_LEAD}; lower the route count")
+        raise RuntimeError(f"seeding {count} routes took longer than {lead}; lower the route count")
     return first_due
 
 
 def time_sweeps(interval: timedelta) -> dict:
-    """Run SWEEPS sweeps one SWEEP_PERIOD apart, each claiming and batching as `schedule_route_checks` does.
+    """Run sweeps one SWEEP_PERIOD apart for 1.5 intervals, each claiming and batching as `schedule_route_checks` does.
 
     Between two sweeps, the routes the previous sweep claimed are recorded as checked without seats
     (not timed), as the batch checks of a running worker would do by then. Otherwise every sweep
     would have to step over all the routes claimed before it.
     """
     period = checking.SWEEP_PERIOD.total_seconds()
+    # Sweeps over one and a half intervals, so that the later ones claim routes checked before.
+    sweeps = math.ceil(1.5 * interval / checking.SWEEP_PERIOD)
     durations = []
     claimed = []
     unchecked: list[int] = []
     next_start = time.monotonic()
-    for _ in range(SWEEPS):
+    for _ in range(sweeps):
         time.sleep(max(0.0, next_start - time.monotonic()))
         next_start += period
 
@@ -90,7 +94,7 @@ def time_sweeps(interval: timedelta) -> dict:
         "sweep_ms_median": round(statistics.median(durations), 1),
         "sweep_ms_max": round(max(durations), 1),
         "sweep_routes_claimed_median": int(statistics.median(claimed)),
-        "sweeps": SWEEPS,
+        "sweeps": sweeps,
     }
 
 

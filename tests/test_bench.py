@@ -35,7 +35,7 @@ def bench_database(backend):
 def test_bench_tiny_run_reports_every_email(bench_database):
     result = subprocess.run(
         [
-            sys.executable, "-m", "bench", "--routes", "20", "--finds", "3", "--duration", "10",
+            sys.executable, "-m", "bench", "--routes", "20", "--routes-per-connection", "2", "--finds", "3", "--duration", "10",
             "--warmup", "3", "--interval", "5", "--workers", "8", "--sweep-routes", "1000", "--seed", "7",
             "--postgres", server_url(os.environ["TEST_DATABASE_URL"]), "--database", bench_database,
             "--redis-url", os.environ["TEST_REDIS_URL"],
@@ -51,7 +51,9 @@ def test_bench_tiny_run_reports_every_email(bench_database):
     assert report["emails_expected"] == 9
     assert report["emails_missed"] == 0
     assert report["emails_duplicated"] == 0
+    assert report["connections"] == 10
     assert report["checks_per_second"] > 0
+    assert report["connection_intervals"] > 0
     assert report["peak_rss_mb"] > 0
     assert report["sweep_routes_total"] == 1000
     assert report["sweep_ms_median"] > 0
