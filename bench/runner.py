@@ -196,7 +196,7 @@ def run(arguments: argparse.Namespace, workdir: Path) -> dict:
 
         time.sleep(arguments.warmup)
         moments = sorted(rng.uniform(0, arguments.duration) for _ in finds)
-        measured = measure(arguments, base_url, list(zip(moments, finds)), inbox, consumers)
+        measured = measure(arguments, base_url, list(zip(moments, finds)), inbox, consumers, fake)
         # A found route is no longer checked; its connection still is while another route watches it.
         unfound = [route for route in seeded if route.route_id not in {find.route_id for find in finds}]
         measured.update(connection_windows(requests_made(base_url)["times"], unfound, arguments.interval,
@@ -233,11 +233,12 @@ def run(arguments: argparse.Namespace, workdir: Path) -> dict:
     )
 
 
-def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
+def measure(arguments, base_url: str, moments, inbox, consumers, fake) -> dict:
     """Free seats on each route at its moment (seconds from the start) and collect the email delays."""
     start = time.time()
     requests_at_start = detail_requests(base_url)
     cpu_at_start = sum(cpu_seconds(process.pid) for process in consumers)
+    fake_cpu_at_start = cpu_seconds(fake.pid)
     appeared: dict[str, float] = {}
     window_counts = []
     next_window = start + arguments.interval
@@ -261,6 +262,7 @@ def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
         for email in route.emails:
             appeared[email] = time.time()
     ended = time.time()
+    fake_cpu_in_run = cpu_seconds(fake.pid) - fake_cpu_at_start
     measured_seconds = ended - start
     requests_in_run = detail_requests(base_url) - requests_at_start
 
@@ -287,6 +289,7 @@ def measure(arguments, base_url: str, moments, inbox, consumers) -> dict:
         "checks_per_second": round(requests_in_run / measured_seconds, 1),
         "requests_per_window_per_connection": [round(count / distinct, 3) for count in window_counts],
         "cpu_seconds_in_run": round(sum(cpu_seconds(p.pid) for p in consumers) - cpu_at_start, 1),
+        "fake_api_cpu_seconds_in_run": round(fake_cpu_in_run, 1),
         "started_at": start,
         "ended_at": ended,
     }
