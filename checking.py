@@ -184,6 +184,7 @@ class CheckTarget:
     tariffs: tuple[str, ...]
     seat_classes: frozenset[str]
     next_check_at: datetime
+    consecutive_failures: int
 
 
 @db_session
@@ -216,6 +217,7 @@ def check_target(route: MonitoredRoute) -> CheckTarget:
         tariffs=tuple(route.tariff_list),
         seat_classes=frozenset(route.seat_class_list),
         next_check_at=route.next_check_at,
+        consecutive_failures=route.consecutive_failures,
     )
 
 
@@ -246,12 +248,17 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
 def record_failures(
     group: list[CheckTarget], error: RegioJetError | RequestBudgetExceeded, interval: timedelta, now: datetime
 ) -> list[CheckResult]:
-    """Record a failed request for every route of one connection."""
+    """Record a failed request for every route of one connection.
+
+    The routes get one retry delay, drawn for the first of them, so that they stay checked together.
+    """
     if isinstance(error, RequestBudgetExceeded):
-        return [postpone_check(target, error, interval, now) for target in group]
+        delay = random.uniform(1.0, max(interval.total_seconds() / 2, 1.0))
+        return [postpone_check(target, error, delay, now) for target in group]
     if isinstance(error, PermanentRegioJetError):
         return [record_permanent_failure(target, error, now) for target in group]
-    return [record_temporary_failure(target, error, interval, now) for target in group]
+    delay = backoff_delay(group[0].consecutive_failures + 1, error.retry_after)
+    return [record_temporary_failure(target, error, delay, now) for target in group]
 
 
 def record_finds(
@@ -302,8 +309,8 @@ def record_find(target: CheckTarget, offers: list[Offer], now: datetime) -> Chec
 
 
 @db_session
-def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError, interval: timedelta, now: datetime) -> CheckResult:
-    """Plan a retry with backoff, or give the route up when it has failed for too long."""
+def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError, delay: float, now: datetime) -> CheckResult:
+    """Plan a retry `delay` seconds from now, or give the route up when it has failed for too long."""
     route = MonitoredRoute.get(id=target.route_id)
     if route is None or not route.is_active:
         return CheckResult(target.route_id, "skipped")
@@ -316,7 +323,6 @@ def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError,
         message = f"gave up after {failures} failed checks since {failing_since:%Y-%m-%d %H:%M} UTC; last {message}"
         logger.warning("check route=%d failed for good: %s", route.id, message)
     else:
-        delay = backoff_delay(failures, error.retry_after)
         route.set(next_check_at=now + timedelta(seconds=delay), claimed_until=None, claim_token="")
         logger.warning("check route=%d retry %d in %.0f s: %s", route.id, failures, delay, message)
 
@@ -325,8 +331,8 @@ def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError,
 
 
 @db_session
-def postpone_check(target: CheckTarget, error: RequestBudgetExceeded, interval: timedelta, now: datetime) -> CheckResult:
-    """Plan the check again soon, because the shared request budget had no slot for it.
+def postpone_check(target: CheckTarget, error: RequestBudgetExceeded, delay: float, now: datetime) -> CheckResult:
+    """Plan the check again `delay` seconds from now, because the shared request budget had no slot for it.
 
     A full budget is not RegioJet failing, so it neither counts as a failed check nor backs off.
     """
@@ -334,7 +340,6 @@ def postpone_check(target: CheckTarget, error: RequestBudgetExceeded, interval: 
     if route is None or not route.is_active:
         return CheckResult(target.route_id, "skipped")
 
-    delay = random.uniform(1.0, max(interval.total_seconds() / 2, 1.0))
     route.set(next_check_at=now + timedelta(seconds=delay), claimed_until=None, claim_token="")
     logger.warning("check route=%d postponed %.0f s: %s", route.id, delay, error)
     return CheckResult(target.route_id, "postponed", error=str(error))
@@ -415,13 +420,13 @@ def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
     # profile of 500 checks a second.
     rows = db.select(
         f"""SELECT id, regiojet_route_id, from_station_id, to_station_id, tariffs, seat_classes,
-                next_check_at, connection_key
+                next_check_at, consecutive_failures, connection_key
             FROM monitored_route WHERE {ids_in_json("id", "route_ids")} AND status = 'active'
             ORDER BY id""",
         {"route_ids": json.dumps(route_ids)},
     )
     groups: dict[str, list[CheckTarget]] = defaultdict(list)
-    for route_id, regiojet_route_id, from_id, to_id, tariffs, seat_classes, next_check_at, key in rows:
+    for route_id, regiojet_route_id, from_id, to_id, tariffs, seat_classes, next_check_at, failures, key in rows:
         groups[key].append(
             CheckTarget(
                 route_id=route_id,
@@ -431,6 +436,7 @@ def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
                 tariffs=tuple(tariffs.split(",")),
                 seat_classes=frozenset(seat_classes.split(",")) if seat_classes else frozenset(),
                 next_check_at=as_datetime(next_check_at),
+                consecutive_failures=failures,
             )
         )
     return list(groups.values())
@@ -497,19 +503,24 @@ def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) ->
     if not plans:
         return []
 
-    rows = json.dumps([{"id": target.route_id, "next_check_at": sql_timestamp(next_check_at)} for target, next_check_at in plans])
+    rows = json.dumps(
+        [{"route_id": target.route_id, "planned_at": sql_timestamp(next_check_at)} for target, next_check_at in plans]
+    )
     if db.provider.dialect == "PostgreSQL":
-        source = "json_to_recordset($plans::json) AS plan(id integer, next_check_at timestamp)"
+        source = "json_to_recordset($plans::json) AS plan(route_id integer, planned_at timestamp)"
     else:
         # Pony's raw SQL reads "$$" as one "$".
-        source = """(SELECT json_extract(value, '$$.id') AS id, json_extract(value, '$$.next_check_at') AS next_check_at
+        source = """(SELECT json_extract(value, '$$.route_id') AS route_id,
+                            json_extract(value, '$$.planned_at') AS planned_at
                      FROM json_each($plans)) AS plan"""
+    # The plan's columns have names of their own, so that RETURNING needs no table name: SQLite
+    # rejects one there from 3.35.4 on.
     cursor = db.execute(
-        f"""UPDATE monitored_route SET last_checked_at = $now, next_check_at = plan.next_check_at,
+        f"""UPDATE monitored_route SET last_checked_at = $now, next_check_at = plan.planned_at,
                 claimed_until = NULL, claim_token = '', consecutive_failures = 0, failing_since = NULL
             FROM {source}
-            WHERE monitored_route.id = plan.id AND monitored_route.status = 'active'
-            RETURNING monitored_route.id""",
+            WHERE monitored_route.id = plan.route_id AND monitored_route.status = 'active'
+            RETURNING id""",
         {"now": now, "plans": rows},
     )
     recorded = {route_id for (route_id,) in cursor.fetchall()}
@@ -517,8 +528,8 @@ def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) ->
 
 
 def sql_timestamp(value: datetime) -> str:
-    """Format a naive UTC datetime as the SQLite driver stores it, which PostgreSQL also reads."""
-    return value.isoformat(" ")
+    """Format a naive UTC datetime as Pony stores it in SQLite, which PostgreSQL also reads."""
+    return value.isoformat(" ", timespec="microseconds")
 
 
 @db_session

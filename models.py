@@ -245,6 +245,16 @@ def bind(database_url: str) -> None:
             "Use a Python built with a newer SQLite, or PostgreSQL through DATABASE_URL"
         )
 
+    # Batch checks pass their route ids as one JSON array. SQLite builds JSON in from 3.38; older
+    # builds have it only when compiled with JSON1.
+    try:
+        sqlite3.connect(":memory:").execute("SELECT json_array_length('[]')").close()
+    except sqlite3.OperationalError as error:
+        raise SchemaError(
+            f"SQLite {sqlite3.sqlite_version} has no JSON functions ({error}): use a Python built with "
+            "SQLite 3.38 or newer, or PostgreSQL through DATABASE_URL"
+        ) from error
+
     # Pony resolves relative SQLite paths against the calling module, not the working directory.
     path = Path(sqlite_path_from_url(database_url)).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)

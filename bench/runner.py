@@ -118,7 +118,9 @@ def connection_windows(times: dict[str, list[float]], routes: list[SeededRoute],
     for path, first_check_at in first_checks.items():
         moments = sorted(times.get(path, []))
         first = calendar.timegm(first_check_at.timetuple()) + first_check_at.microsecond / 1e6
-        for k in range(math.ceil((start - first) / interval + 0.5), math.floor((end - first) / interval - 0.5) + 1):
+        # Interval 0 is centred on the first check; none comes before it.
+        first_interval = max(0, math.ceil((start - first) / interval + 0.5))
+        for k in range(first_interval, math.floor((end - first) / interval - 0.5) + 1):
             low = first + (k - 0.5) * interval
             count = bisect.bisect_left(moments, low + interval) - bisect.bisect_left(moments, low)
             windows += 1

@@ -147,3 +147,48 @@ def test_record_no_seats_leaves_route_ended_meanwhile(fake_api):
     assert route_row(kept.route_id)["next_check_at"] == next_check_at
     assert route_row(ended.route_id)["status"] == "cancelled"
     assert route_row(ended.route_id)["next_check_at"] != next_check_at
+
+
+def sibling_routes(fake_api) -> list[int]:
+    """Watch two seat classes of one sold-out connection; return both monitored route ids."""
+    (route,) = direct_routes(fake_api, 1)
+    fake_api.sell_out(route["id"])
+    first_class, second_class = sorted(fake_api.free_seats(route["id"]))[:2]
+    first = watch_connection(route, "anna@example.com", seat_classes=(first_class,))
+    second = watch_connection(route, "bob@example.com", seat_classes=(second_class,))
+    return [first.route_id, second.route_id]
+
+
+def test_check_routes_temporary_error_keeps_siblings_together(fake_api):
+    route_ids = sibling_routes(fake_api)
+    regiojet_route_id = route_row(route_ids[0])["regiojet_route_id"]
+    fake_api.set_fault(regiojet_route_id, "status", status=503)
+    checking.claim_due_routes(utc_now(), INTERVAL)
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        results = checking.check_routes(route_ids, executor, get_regiojet_client, "CZK", INTERVAL, utc_now())
+
+    assert [result.outcome for result in results] == ["temporary_error", "temporary_error"]
+    first, second = (route_row(route_id) for route_id in route_ids)
+    assert first["next_check_at"] > utc_now()
+    assert first["next_check_at"] == second["next_check_at"]
+
+
+def test_check_routes_full_budget_keeps_siblings_together(fake_api, monkeypatch):
+    import runtime
+    from request_budget import RequestBudgetExceeded
+
+    def exhausted():
+        raise RequestBudgetExceeded("no slot")
+
+    monkeypatch.setattr(runtime.get_request_budget(), "acquire", exhausted)
+    route_ids = sibling_routes(fake_api)
+    checking.claim_due_routes(utc_now(), INTERVAL)
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        results = checking.check_routes(route_ids, executor, get_regiojet_client, "CZK", INTERVAL, utc_now())
+
+    assert [result.outcome for result in results] == ["postponed", "postponed"]
+    first, second = (route_row(route_id) for route_id in route_ids)
+    assert first["next_check_at"] > utc_now()
+    assert first["next_check_at"] == second["next_check_at"]
