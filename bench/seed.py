@@ -52,7 +52,7 @@ def seed_routes(url: str, connections: list[Connection], routes_per_connection: 
     """Insert `routes_per_connection` monitored routes per connection with their watchers and watches, in one transaction.
 
     The routes of one connection watch different seat classes, so they are distinct monitored routes
-    that one request answers. Each connection's first check is spread evenly over one interval from
+    that one request checks. Each connection's first check is spread evenly over one interval from
     now, as if the watches had been created at random moments: watches created in one burst would
     keep being checked in one burst.
     """

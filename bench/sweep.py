@@ -19,7 +19,7 @@ import models
 from timeutil import utc_now
 
 # Time left for inserting the routes before the first of them is due: inserting and vacuuming
-# 100,000 routes took about 10 s here.
+# 100,000 routes took about 10 s on the machine in docs/performance.md.
 SEED_LEAD_BASE = timedelta(seconds=5)
 SEED_LEAD_PER_ROUTE = timedelta(milliseconds=0.3)
 
@@ -51,8 +51,8 @@ def seed_due_routes(url: str, count: int, interval: float) -> datetime:
             rows,
             page_size=5000,
         )
-    # VACUUM sets the hint bits a table in use already has; otherwise the first sweeps would also
-    # pay for writing them on every page they read.
+    # VACUUM sets the hint bits that a table in use already has. Without it, the first sweeps would
+    # also write them on every page they read.
     database = psycopg2.connect(url)
     database.autocommit = True
     with database.cursor() as cursor:
@@ -92,6 +92,7 @@ def time_sweeps(interval: timedelta) -> dict:
 
     return {
         "sweep_ms_median": round(statistics.median(durations), 1),
+        "sweep_ms_p90": round(statistics.quantiles(durations, n=10)[-1], 1),
         "sweep_ms_max": round(max(durations), 1),
         "sweep_routes_claimed_median": int(statistics.median(claimed)),
         "sweeps": sweeps,

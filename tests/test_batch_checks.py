@@ -133,18 +133,18 @@ def test_check_routes_early_member_advances_plan(fake_api):
 
 def test_record_no_seats_leaves_route_ended_meanwhile(fake_api):
     first, second = direct_routes(fake_api, 2)
-    kept = watch_connection(first, "anna@example.com")
+    active = watch_connection(first, "anna@example.com")
     ended = watch_connection(second, "bob@example.com")
     checking.claim_due_routes(utc_now(), INTERVAL)
-    groups = checking.load_batch_targets([kept.route_id, ended.route_id])
+    groups = checking.load_batch_targets([active.route_id, ended.route_id])
     with db_session:
         MonitoredRoute[ended.route_id].status = "cancelled"
     next_check_at = utc_now().replace(microsecond=0) + INTERVAL
 
     results = checking.record_no_seats([(group[0], next_check_at) for group in groups], utc_now())
 
-    assert {result.route_id: result.outcome for result in results} == {kept.route_id: "no_seats", ended.route_id: "skipped"}
-    assert route_row(kept.route_id)["next_check_at"] == next_check_at
+    assert {result.route_id: result.outcome for result in results} == {active.route_id: "no_seats", ended.route_id: "skipped"}
+    assert route_row(active.route_id)["next_check_at"] == next_check_at
     assert route_row(ended.route_id)["status"] == "cancelled"
     assert route_row(ended.route_id)["next_check_at"] != next_check_at
 

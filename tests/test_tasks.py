@@ -278,7 +278,7 @@ def test_expire_past_routes_keeps_found(fake_api):
     assert route_row(found.route_id)["status"] == FOUND
 
 
-def test_plan_route_sweeps_schedules_one_sweep_per_second_of_the_minute():
+def test_plan_route_sweeps_one_per_second():
     plan_route_sweeps.call_local()
 
     sweeps = sorted(huey_app.huey.pending(), key=lambda task: task.eta)
