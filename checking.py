@@ -47,11 +47,12 @@ MAX_FAILING_DURATION = timedelta(hours=6)
 
 
 class ClaimedCheck(NamedTuple):
-    """One queued check: the route it is queued for and the routes checked with it."""
+    """One queued check: the route it is queued for, the routes checked with it, and their claim."""
 
     route_id: int
     planned_at: datetime
     route_ids: tuple[int, ...]
+    claim_token: str = ""
 
 
 @dataclass
@@ -107,8 +108,9 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
     Returns one ClaimedCheck per connection, planned at the earliest due time in its group.
     """
     window_end = now + window
+    token = uuid.uuid4().hex
     params = {
-        "token": uuid.uuid4().hex,
+        "token": token,
         "now": now,
         "window_end": window_end,
         "claimed_until": window_end + CLAIM_GRACE,
@@ -142,7 +144,7 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
     rows = cursor.fetchall()
     if db.provider.dialect != "PostgreSQL":
         rows = [(route_id, as_datetime(next_check_at), key) for route_id, next_check_at, key in rows]
-    return group_claims(rows, now)
+    return group_claims(rows, now, token)
 
 
 def as_datetime(value: datetime | str) -> datetime:
@@ -150,7 +152,7 @@ def as_datetime(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def group_claims(rows, now: datetime) -> list[ClaimedCheck]:
+def group_claims(rows, now: datetime, claim_token: str = "") -> list[ClaimedCheck]:
     """Group claimed (route id, next check, connection key) rows into one check per connection.
 
     A sweep at 100,000 routes groups 5,000 rows, so this avoids work a lone route does not need.
@@ -168,7 +170,8 @@ def group_claims(rows, now: datetime) -> list[ClaimedCheck]:
         if len(members) > 1:
             members.sort()
         planned_at, leader_id = members[0]
-        claims.append(ClaimedCheck(leader_id, max(planned_at, now), tuple(route_id for _, route_id in members)))
+        route_ids = tuple(route_id for _, route_id in members)
+        claims.append(ClaimedCheck(leader_id, max(planned_at, now), route_ids, claim_token))
     claims.sort(key=attrgetter("planned_at"))
     return claims
 
@@ -414,16 +417,21 @@ def plan_batches(claims: list[ClaimedCheck]) -> list[tuple[datetime, tuple[int, 
 
 
 @db_session
-def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
-    """Load the active routes among `route_ids`, grouped by connection key (one request per group)."""
+def load_batch_targets(route_ids: list[int], claim_token: str | None = None) -> list[list[CheckTarget]]:
+    """Load the active routes among `route_ids`, grouped by connection key (one request per group).
+
+    With `claim_token`, only the routes that this claim still holds: a route whose claim lapsed and
+    was taken by a later sweep is left to that sweep's check.
+    """
     # A raw query, because building a Pony entity per route took most of this function's CPU in a
     # profile of 500 checks a second.
     rows = db.select(
         f"""SELECT id, regiojet_route_id, from_station_id, to_station_id, tariffs, seat_classes,
                 next_check_at, consecutive_failures, connection_key
-            FROM monitored_route WHERE {ids_in_json("id", "route_ids")} AND status = 'active'
+            FROM monitored_route
+            WHERE {ids_in_json("id", "route_ids")} AND status = 'active' {claim_condition(claim_token)}
             ORDER BY id""",
-        {"route_ids": json.dumps(route_ids)},
+        {"route_ids": json.dumps(route_ids), "claim_token": claim_token},
     )
     groups: dict[str, list[CheckTarget]] = defaultdict(list)
     for route_id, regiojet_route_id, from_id, to_id, tariffs, seat_classes, next_check_at, failures, key in rows:
@@ -440,6 +448,11 @@ def load_batch_targets(route_ids: list[int]) -> list[list[CheckTarget]]:
             )
         )
     return list(groups.values())
+
+
+def claim_condition(claim_token: str | None) -> str:
+    """Return an SQL condition on the `$claim_token` parameter: the row's claim is that one, if given."""
+    return "" if claim_token is None else "AND claim_token = $claim_token"
 
 
 def ids_in_json(column: str, parameter: str) -> str:
@@ -467,17 +480,18 @@ def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None |
 
 
 def check_routes(route_ids: list[int], executor: Executor, get_client, currency: str, interval: timedelta,
-                 now: datetime) -> list[CheckResult]:
+                 now: datetime, claim_token: str | None = None) -> list[CheckResult]:
     """Check many claimed routes: one request per connection, sent concurrently on `executor`.
 
-    `get_client` returns the calling thread's RegioJetClient. Finds are recorded route by route, each
-    in its own transaction with its notifications; every route without seats is recorded in one
-    transaction. The caller queues the returned notifications.
+    `get_client` returns the calling thread's RegioJetClient. With `claim_token`, routes no longer
+    held by that claim are skipped. Finds are recorded route by route, each in its own transaction
+    with its notifications; every route without seats is recorded in one transaction. The caller
+    queues the returned notifications.
     """
-    groups = load_batch_targets(list(route_ids))
+    groups = load_batch_targets(list(route_ids), claim_token)
     loaded = {target.route_id for group in groups for target in group}
     results = [CheckResult(route_id, "skipped") for route_id in route_ids if route_id not in loaded]
-    release_claims([result.route_id for result in results])
+    release_claims([result.route_id for result in results], claim_token)
 
     details = executor.map(lambda group: fetch_detail(group, get_client), groups)
     without_seats: list[tuple[CheckTarget, datetime]] = []
@@ -533,9 +547,11 @@ def sql_timestamp(value: datetime) -> str:
 
 
 @db_session
-def release_claims(route_ids: list[int]) -> None:
+def release_claims(route_ids: list[int], claim_token: str | None = None) -> None:
+    """Release the claims of `route_ids`; with `claim_token`, only the claims that are still that one."""
     if route_ids:
         db.execute(
-            f"UPDATE monitored_route SET claimed_until = NULL, claim_token = '' WHERE {ids_in_json('id', 'route_ids')}",
-            {"route_ids": json.dumps(route_ids)},
+            f"""UPDATE monitored_route SET claimed_until = NULL, claim_token = ''
+                WHERE {ids_in_json('id', 'route_ids')} {claim_condition(claim_token)}""",
+            {"route_ids": json.dumps(route_ids), "claim_token": claim_token},
         )

@@ -29,8 +29,12 @@ def check_single_route(route_id: int) -> None:
 
 
 @huey.task(retries=3, retry_delay=10, priority=CHECK_PRIORITY)
-def check_route_batch(route_ids: tuple[int, ...]) -> None:
-    """Check claimed routes of many connections with concurrent requests, then queue the finds' emails."""
+def check_route_batch(route_ids: tuple[int, ...], claim_token: str | None = None) -> None:
+    """Check claimed routes of many connections with concurrent requests, then queue the finds' emails.
+
+    The sweep passes its `claim_token`, so that a batch running after its claim lapsed skips the
+    routes a later sweep has claimed. Tasks queued without one check every active route given.
+    """
     settings = get_settings()
     results = check_routes(
         list(route_ids),
@@ -39,6 +43,7 @@ def check_route_batch(route_ids: tuple[int, ...]) -> None:
         currency=settings.regiojet_currency,
         interval=timedelta(seconds=settings.check_interval_seconds),
         now=utc_now(),
+        claim_token=claim_token,
     )
     queue_notifications(results)
 

@@ -192,3 +192,24 @@ def test_check_routes_full_budget_keeps_siblings_together(fake_api, monkeypatch)
     first, second = (route_row(route_id) for route_id in route_ids)
     assert first["next_check_at"] > utc_now()
     assert first["next_check_at"] == second["next_check_at"]
+
+
+def test_check_route_batch_skips_route_claimed_again(fake_api):
+    (route,) = direct_routes(fake_api, 1)
+    fake_api.sell_out(route["id"])
+    created = watch_connection(route, "anna@example.com")
+    (first,) = checking.claim_due_routes(utc_now(), INTERVAL)
+    # The first claim lapses before its batch runs, and a later sweep claims the route again.
+    later = utc_now() + INTERVAL + checking.CLAIM_GRACE + timedelta(seconds=1)
+    (second,) = checking.claim_due_routes(later, INTERVAL)
+    fake_api.reset_requests()
+
+    check_route_batch.call_local((created.route_id,), first.claim_token)
+
+    assert detail_request_count(fake_api) == 0
+    assert route_row(created.route_id)["claim_token"] == second.claim_token
+
+    check_route_batch.call_local((created.route_id,), second.claim_token)
+
+    assert detail_request_count(fake_api) == 1
+    assert route_row(created.route_id)["claim_token"] == ""
