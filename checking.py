@@ -20,7 +20,7 @@ from typing import NamedTuple
 from pony.orm import db_session
 
 from availability import Offer, find_offers
-from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db
+from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db, split_keys
 from regiojet_client import (
     PermanentRegioJetError,
     RegioJetClient,
@@ -441,8 +441,8 @@ def load_batch_targets(route_ids: list[int], claim_token: str | None = None) -> 
                 regiojet_route_id=regiojet_route_id,
                 from_station_id=from_id,
                 to_station_id=to_id,
-                tariffs=tuple(tariffs.split(",")),
-                seat_classes=frozenset(seat_classes.split(",")) if seat_classes else frozenset(),
+                tariffs=tuple(split_keys(tariffs)),
+                seat_classes=frozenset(split_keys(seat_classes)),
                 next_check_at=as_datetime(next_check_at),
                 consecutive_failures=failures,
             )

@@ -8,6 +8,7 @@ number and `setup_database` upgrades an older database step by step instead of d
 import logging
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -94,15 +95,20 @@ class MonitoredRoute(db.Entity):
 
     @property
     def tariff_list(self) -> list[str]:
-        return self.tariffs.split(",")
+        return split_keys(self.tariffs)
 
     @property
     def seat_class_list(self) -> list[str]:
-        return self.seat_classes.split(",") if self.seat_classes else []
+        return split_keys(self.seat_classes)
 
     @property
     def passengers(self) -> int:
         return len(self.tariff_list)
+
+
+def split_keys(joined: str) -> list[str]:
+    """Split a comma-joined column of seat class or tariff keys. An empty string contains no key."""
+    return joined.split(",") if joined else []
 
 
 class Watcher(db.Entity):
@@ -245,10 +251,11 @@ def bind(database_url: str) -> None:
             "Use a Python built with a newer SQLite, or PostgreSQL through DATABASE_URL"
         )
 
-    # Batch checks pass their route ids as one JSON array. SQLite builds JSON in from 3.38; older
-    # builds have it only when compiled with JSON1.
+    # Batch checks pass their route ids as one JSON array. SQLite has JSON built in from 3.38, and
+    # older builds have it only when compiled with JSON1.
     try:
-        sqlite3.connect(":memory:").execute("SELECT json_array_length('[]')").close()
+        with closing(sqlite3.connect(":memory:")) as probe:
+            probe.execute("SELECT json_array_length('[]')")
     except sqlite3.OperationalError as error:
         raise SchemaError(
             f"SQLite {sqlite3.sqlite_version} has no JSON functions ({error}): use a Python built with "

@@ -243,11 +243,11 @@ class FakeApi:
         with self._lock:
             counts = dict(self.request_counts)
             times = {path: list(values) for path, values in self.request_times.items()}
-        made: dict[str, Any] = {"total": sum(counts.values()), "paths": counts}
+        summary: dict[str, Any] = {"total": sum(counts.values()), "paths": counts}
         if self.record_request_times:
-            # Unix times of each path's requests, for measuring how often each connection is asked.
-            made["times"] = times
-        return made
+            # Unix times of each path's requests, for measuring how often each connection is requested.
+            summary["times"] = times
+        return summary
 
     def routes(self, day: date | None = None) -> list[dict]:
         """Describe connections (ids, stops, times, seats) so a test can pick one."""

@@ -30,6 +30,12 @@ def detail_request_count(fake_api) -> int:
     return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
 
 
+def check_routes_now(route_ids: list[int], now: datetime | None = None) -> list[checking.CheckResult]:
+    """Run `checking.check_routes` on a thread pool of its own, as a batch task does."""
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        return checking.check_routes(route_ids, executor, get_regiojet_client, "CZK", INTERVAL, now or utc_now())
+
+
 def direct_routes(fake_api, count: int) -> list[dict]:
     cutoff = (utc_now() + timedelta(days=1)).isoformat()
     routes = [r for r in fake_api.routes() if r["transfersCount"] == 0 and not r["support"]]
@@ -83,10 +89,7 @@ def test_check_route_batch_find_writes_notifications(fake_api):
     fake_api.set_free_seats(routes[0]["id"], {seat_class: 2})
     checking.claim_due_routes(utc_now(), INTERVAL)
 
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        results = checking.check_routes(
-            [found.route_id, quiet.route_id], executor, get_regiojet_client, "CZK", INTERVAL, utc_now()
-        )
+    results = check_routes_now([found.route_id, quiet.route_id])
 
     outcomes = {result.route_id: result.outcome for result in results}
     assert outcomes == {found.route_id: "found", quiet.route_id: "no_seats"}
@@ -122,10 +125,7 @@ def test_check_routes_early_member_advances_plan(fake_api):
         MonitoredRoute[early.route_id].next_check_at = now
         MonitoredRoute[late.route_id].next_check_at = now + timedelta(seconds=0.8)
 
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        checking.check_routes(
-            [early.route_id, late.route_id], executor, get_regiojet_client, currency="CZK", interval=INTERVAL, now=now
-        )
+    check_routes_now([early.route_id, late.route_id], now)
 
     assert route_row(early.route_id)["next_check_at"] == now + INTERVAL
     assert route_row(late.route_id)["next_check_at"] == now + timedelta(seconds=0.8) + INTERVAL
@@ -165,8 +165,7 @@ def test_check_routes_temporary_error_keeps_siblings_together(fake_api):
     fake_api.set_fault(regiojet_route_id, "status", status=503)
     checking.claim_due_routes(utc_now(), INTERVAL)
 
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        results = checking.check_routes(route_ids, executor, get_regiojet_client, "CZK", INTERVAL, utc_now())
+    results = check_routes_now(route_ids)
 
     assert [result.outcome for result in results] == ["temporary_error", "temporary_error"]
     first, second = (route_row(route_id) for route_id in route_ids)
@@ -185,8 +184,7 @@ def test_check_routes_full_budget_keeps_siblings_together(fake_api, monkeypatch)
     route_ids = sibling_routes(fake_api)
     checking.claim_due_routes(utc_now(), INTERVAL)
 
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        results = checking.check_routes(route_ids, executor, get_regiojet_client, "CZK", INTERVAL, utc_now())
+    results = check_routes_now(route_ids)
 
     assert [result.outcome for result in results] == ["postponed", "postponed"]
     first, second = (route_row(route_id) for route_id in route_ids)
