@@ -29,8 +29,8 @@ def plan_route_sweeps() -> None:
     period = int(checking.SWEEP_PERIOD.total_seconds())
     lookahead = int(checking.SWEEP_LOOKAHEAD.total_seconds())
     for delay in range(0, 60, period):
-        # A sweep that could not start before the next one is due is dropped; the lookahead of the
-        # next sweep covers its routes.
+        # A sweep that could not start before the next one is due is dropped, because the lookahead
+        # of the next sweep covers its routes.
         schedule_route_checks.schedule(delay=delay, expires=delay + lookahead)
 
 
