@@ -1,13 +1,16 @@
 """Checks of monitored routes: claim the due ones, ask RegioJet, and record what came back.
 
-A sweep claims due routes in the database with a conditional UPDATE, so two schedulers running at
-once never both queue the same check. Monitored routes that share a connection key (same RegioJet
-route, segment and tariffs, different seat classes) are claimed and checked together with one
-request, and keep the same planned check times from then on.
+A sweep claims the due routes in the database: it moves the claim horizon, a planned time before
+which every active route has a sweep responsible for its check, and claims overdue checks again
+with a conditional UPDATE. A lock orders sweeps, so two schedulers running at once never both
+queue the same check. Monitored routes that share a connection key (same RegioJet route, segment
+and tariffs, different seat classes) are claimed and checked together with one request, and keep
+the same planned check times from then on.
 """
 
 import json
 import logging
+import math
 import random
 import uuid
 from collections import defaultdict
@@ -20,7 +23,18 @@ from typing import NamedTuple
 from pony.orm import db_session
 
 from availability import Offer, find_offers
-from models import ACTIVE, EXPIRED, FAILED, FOUND, PENDING, MonitoredRoute, Notification, db, split_keys
+from models import (
+    ACTIVE,
+    EXPIRED,
+    FAILED,
+    FOUND,
+    PENDING,
+    MonitoredRoute,
+    Notification,
+    db,
+    split_keys,
+    upsert_service_state,
+)
 from regiojet_client import (
     PermanentRegioJetError,
     RegioJetClient,
@@ -33,9 +47,14 @@ from request_budget import RequestBudgetExceeded
 
 logger = logging.getLogger(__name__)
 
-# A claim outlives the sweep window by this much. A check whose task was lost (worker killed,
-# queue emptied) becomes due again once its claim has lapsed.
+# A check this long past its planned time is taken for lost (worker killed, queue emptied), and a
+# later sweep claims its routes again. A claim row by row lasts this long past its sweep window.
 CLAIM_GRACE = timedelta(seconds=90)
+
+# The claim horizon, kept in service_state: every active route planned before it has been claimed.
+CLAIM_HORIZON_KEY = "claim_horizon"
+# The PostgreSQL advisory lock that orders sweeps and writers of planned times (any fixed number).
+CLAIM_HORIZON_LOCK = 7_215_301
 
 # Backoff after temporary RegioJet failures: 5 s doubling per failure, at most 5 minutes, with
 # jitter so that routes failing together do not retry together.
@@ -47,12 +66,17 @@ MAX_FAILING_DURATION = timedelta(hours=6)
 
 
 class ClaimedCheck(NamedTuple):
-    """One queued check: the route it is queued for, the routes checked with it, and their claim."""
+    """One queued check: the route it is queued for, the routes checked with it, and their claim.
+
+    A claim row by row has a `claim_token`. A claim by the claim horizon has an empty token and
+    `claimed_before`, the horizon it moved to: its routes are still planned before it until checked.
+    """
 
     route_id: int
     planned_at: datetime
     route_ids: tuple[int, ...]
     claim_token: str = ""
+    claimed_before: datetime | None = None
 
 
 @dataclass
@@ -105,32 +129,87 @@ def next_planned_time(planned_at: datetime, interval: timedelta, now: datetime) 
 def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> list[ClaimedCheck]:
     """Claim the active routes due before `now + window` and group them by connection.
 
+    Routes planned from the claim horizon on are claimed together by moving the horizon to the
+    window's end, which writes one row however many routes it covers. Routes behind the horizon
+    are in a check already, unless that check is overdue by CLAIM_GRACE: its task was lost, so
+    they are claimed again row by row. The overdue routes go first within `limit`.
+
     Returns one ClaimedCheck per connection, planned at the earliest due time in its group.
     """
     window_end = now + window
+    overdue_before = now - CLAIM_GRACE
+    horizon = lock_claim_horizon(exclusive=True)
+    claimed_from = overdue_before if horizon is None else horizon
+
+    overdue = claim_overdue_routes(now, min(claimed_from, overdue_before), window_end, limit)
+    rows, claimed_before = routes_from_horizon(
+        now, claimed_from, max(claimed_from, window_end), limit - len(overdue.rows)
+    )
+    if horizon is None or claimed_before > horizon:
+        upsert_service_state(CLAIM_HORIZON_KEY, sql_timestamp(claimed_before), now)
+
+    return group_claims(overdue.rows, now, overdue.token) + group_claims(rows, now, claimed_before=claimed_before)
+
+
+def lock_claim_horizon(exclusive: bool) -> datetime | None:
+    """Wait until the claim horizon may be read, and return it (None before the first sweep).
+
+    Sweeps hold the lock exclusively and writers of planned times hold it shared, until their
+    transaction ends. Call it inside a db_session, before the session writes a planned time.
+    """
+    if db.provider.dialect == "PostgreSQL":
+        # A statement of its own: a statement sees the data committed when it began, so the horizon
+        # must be read after the lock is held, not while waiting for it.
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        db.execute(f"SELECT {function}($key)", {"key": CLAIM_HORIZON_LOCK})
+    # On SQLite, the db.execute() below starts the session's transaction with BEGIN IMMEDIATE, which
+    # holds the one write lock of the database until the session ends.
+    row = db.execute("SELECT value FROM service_state WHERE key = $key", {"key": CLAIM_HORIZON_KEY}).fetchone()
+    return None if row is None else datetime.fromisoformat(row[0])
+
+
+def plan_after_horizon(planned_at: datetime, horizon: datetime | None, step: timedelta | None = None) -> datetime:
+    """Return `planned_at`, or the first time from the claim horizon on when it lies behind it.
+
+    A route planned behind the horizon would wait for the overdue claim, so a writer moves its plan
+    to the horizon, or by whole steps when the route should keep step with others.
+    """
+    if horizon is None or planned_at >= horizon:
+        return planned_at
+    if step is None:
+        return horizon
+    return planned_at + math.ceil((horizon - planned_at) / step) * step
+
+
+class OverdueClaim(NamedTuple):
+    token: str
+    rows: list
+
+
+def claim_overdue_routes(now: datetime, overdue_before: datetime, window_end: datetime, limit: int) -> OverdueClaim:
+    """Claim row by row the active routes planned before `overdue_before` and not claimed so."""
     token = uuid.uuid4().hex
     params = {
         "token": token,
         "now": now,
-        "window_end": window_end,
+        "overdue_before": overdue_before,
         "claimed_until": window_end + CLAIM_GRACE,
         "limit": limit,
     }
     due = """
         SELECT id FROM monitored_route
-        WHERE status = 'active' AND next_check_at < $window_end AND departure_at > $now
+        WHERE status = 'active' AND next_check_at < $overdue_before AND departure_at > $now
           AND (claimed_until IS NULL OR claimed_until < $now)
         ORDER BY next_check_at
         LIMIT $limit"""
     if db.provider.dialect == "PostgreSQL":
-        # FOR UPDATE re-tests the WHERE on a row that a concurrent sweep changed, and SKIP LOCKED
-        # leaves the rows another sweep holds, so two sweeps never claim one route. ARRAY() lets
-        # the UPDATE find the locked rows by primary key, where an IN (subquery) made PostgreSQL
-        # 15 hash the whole table.
+        # FOR UPDATE re-tests the WHERE on a row that a concurrent writer changed, and SKIP LOCKED
+        # leaves the rows another transaction holds. ARRAY() lets the UPDATE find the locked rows
+        # by primary key, where an IN (subquery) made PostgreSQL 15 hash the whole table.
         condition = f"id = ANY(ARRAY({due} FOR UPDATE SKIP LOCKED))"
     else:
-        # Pony opens a session that starts with db.execute() as BEGIN IMMEDIATE, and SQLite runs one
-        # writer at a time, so the subquery's rows cannot change before the UPDATE writes them.
+        # The session holds SQLite's one write lock (see lock_claim_horizon), so the subquery's rows
+        # cannot change before the UPDATE writes them.
         condition = f"id IN ({due})"
     # RETURNING hands back the claimed rows without a second query (PostgreSQL, and SQLite from 3.35).
     cursor = db.execute(
@@ -141,10 +220,38 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
         """,
         params,
     )
-    rows = cursor.fetchall()
-    if db.provider.dialect != "PostgreSQL":
-        rows = [(route_id, as_datetime(next_check_at), key) for route_id, next_check_at, key in rows]
-    return group_claims(rows, now, token)
+    return OverdueClaim(token, timestamp_rows(cursor.fetchall()))
+
+
+def routes_from_horizon(now: datetime, horizon: datetime, window_end: datetime, limit: int) -> tuple[list, datetime]:
+    """Read the active routes planned from `horizon` to `window_end`, at most `limit` of them.
+
+    Returns the rows and the new horizon: `window_end`, or the planned time of the first route
+    left out. Routes planned at one instant are never split, so the horizon always moves.
+    """
+    select = """
+        SELECT id, next_check_at, connection_key FROM monitored_route
+        WHERE status = 'active' AND next_check_at >= $horizon AND next_check_at < $window_end
+          AND departure_at > $now AND (claimed_until IS NULL OR claimed_until < $now)
+        ORDER BY next_check_at"""
+    params = {"now": now, "horizon": horizon, "window_end": window_end, "limit": limit + 1}
+    rows = timestamp_rows(db.execute(f"{select} LIMIT $limit", params).fetchall())
+    if len(rows) <= limit:
+        return rows, window_end
+
+    cut = rows[limit][1]
+    if cut == horizon:
+        # More than `limit` routes planned at the horizon itself: claim all of them.
+        params.update(window_end=cut + timedelta(microseconds=1))
+        return timestamp_rows(db.execute(select, params).fetchall()), params["window_end"]
+    return [row for row in rows if row[1] < cut], cut
+
+
+def timestamp_rows(rows: list) -> list:
+    """Convert the next_check_at column of (id, next_check_at, connection key) rows to datetimes."""
+    if db.provider.dialect == "PostgreSQL":
+        return rows
+    return [(route_id, as_datetime(next_check_at), key) for route_id, next_check_at, key in rows]
 
 
 def as_datetime(value: datetime | str) -> datetime:
@@ -152,7 +259,9 @@ def as_datetime(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def group_claims(rows, now: datetime, claim_token: str = "") -> list[ClaimedCheck]:
+def group_claims(
+    rows, now: datetime, claim_token: str = "", claimed_before: datetime | None = None
+) -> list[ClaimedCheck]:
     """Group claimed (route id, next check, connection key) rows into one check per connection.
 
     A sweep at 100,000 routes groups 5,000 rows, so this avoids work a lone route does not need.
@@ -171,7 +280,7 @@ def group_claims(rows, now: datetime, claim_token: str = "") -> list[ClaimedChec
             members.sort()
         planned_at, leader_id = members[0]
         route_ids = tuple(route_id for _, route_id in members)
-        claims.append(ClaimedCheck(leader_id, max(planned_at, now), route_ids, claim_token))
+        claims.append(ClaimedCheck(leader_id, max(planned_at, now), route_ids, claim_token, claimed_before))
     claims.sort(key=attrgetter("planned_at"))
     return claims
 
@@ -192,23 +301,24 @@ class CheckTarget:
 
 @db_session
 def load_check_targets(route_id: int) -> list[CheckTarget]:
-    """Load the route and the active routes claimed with it (same connection, same claim)."""
+    """Load the route and the active routes claimed with it.
+
+    Those share its connection and its claim: the same claim token for a claim row by row, or, for
+    a claim by the horizon (no token), the same planned time.
+    """
     route = MonitoredRoute.get(id=route_id)
     if route is None or not route.is_active:
         return []
 
-    routes = [route]
-    if route.claim_token:
-        token, key = route.claim_token, route.connection_key
-        routes += list(
-            MonitoredRoute.select(
-                lambda other: other.connection_key == key
-                and other.claim_token == token
-                and other.status == ACTIVE
-                and other.id != route_id
-            )
-        )
-    return [check_target(r) for r in routes]
+    key, token, planned_at = route.connection_key, route.claim_token, route.next_check_at
+    others = MonitoredRoute.select(
+        lambda other: other.connection_key == key
+        and other.claim_token == token
+        and (token != "" or other.next_check_at == planned_at)
+        and other.status == ACTIVE
+        and other.id != route_id
+    )
+    return [check_target(r) for r in [route, *others]]
 
 
 def check_target(route: MonitoredRoute) -> CheckTarget:
@@ -326,7 +436,8 @@ def record_temporary_failure(target: CheckTarget, error: TemporaryRegioJetError,
         message = f"gave up after {failures} failed checks since {failing_since:%Y-%m-%d %H:%M} UTC; last {message}"
         logger.warning("check route=%d failed for good: %s", route.id, message)
     else:
-        route.set(next_check_at=now + timedelta(seconds=delay), claimed_until=None, claim_token="")
+        retry_at = plan_after_horizon(now + timedelta(seconds=delay), lock_claim_horizon(exclusive=False))
+        route.set(next_check_at=retry_at, claimed_until=None, claim_token="")
         logger.warning("check route=%d retry %d in %.0f s: %s", route.id, failures, delay, message)
 
     route.set(consecutive_failures=failures, failing_since=failing_since, last_error=message[:1000], last_error_at=now)
@@ -343,7 +454,8 @@ def postpone_check(target: CheckTarget, error: RequestBudgetExceeded, delay: flo
     if route is None or not route.is_active:
         return CheckResult(target.route_id, "skipped")
 
-    route.set(next_check_at=now + timedelta(seconds=delay), claimed_until=None, claim_token="")
+    retry_at = plan_after_horizon(now + timedelta(seconds=delay), lock_claim_horizon(exclusive=False))
+    route.set(next_check_at=retry_at, claimed_until=None, claim_token="")
     logger.warning("check route=%d postponed %.0f s: %s", route.id, delay, error)
     return CheckResult(target.route_id, "postponed", error=str(error))
 
@@ -401,27 +513,51 @@ BATCH_SPAN = timedelta(seconds=1)
 BATCH_MAX_ROUTES = 200
 
 
-def plan_batches(claims: list[ClaimedCheck]) -> list[tuple[datetime, tuple[int, ...]]]:
-    """Split claims sorted by planned time into batches of one time span; return (planned_at, route ids).
+class Batch(NamedTuple):
+    """One `check_route_batch` task: when it runs, its routes, and the claim they were taken by."""
+
+    planned_at: datetime
+    route_ids: tuple[int, ...]
+    claim_token: str
+    claimed_before: datetime | None
+
+
+def plan_batches(claims: list[ClaimedCheck]) -> list[Batch]:
+    """Split claims sorted by planned time into batches of one time span and one claim.
 
     A batch runs at its first planned time, so no check in it runs later than planned and none more
     than BATCH_SPAN early.
     """
-    batches: list[tuple[datetime, list[int]]] = []
+    batches: list[tuple[ClaimedCheck, list[int]]] = []
     for claim in claims:
-        if batches and claim.planned_at - batches[-1][0] < BATCH_SPAN and len(batches[-1][1]) < BATCH_MAX_ROUTES:
+        if batches and joins_batch(batches[-1], claim):
             batches[-1][1].extend(claim.route_ids)
         else:
-            batches.append((claim.planned_at, list(claim.route_ids)))
-    return [(planned_at, tuple(route_ids)) for planned_at, route_ids in batches]
+            batches.append((claim, list(claim.route_ids)))
+    return [
+        Batch(first.planned_at, tuple(route_ids), first.claim_token, first.claimed_before)
+        for first, route_ids in batches
+    ]
+
+
+def joins_batch(batch: tuple[ClaimedCheck, list[int]], claim: ClaimedCheck) -> bool:
+    first, route_ids = batch
+    return (
+        claim.planned_at - first.planned_at < BATCH_SPAN
+        and len(route_ids) < BATCH_MAX_ROUTES
+        and (claim.claim_token, claim.claimed_before) == (first.claim_token, first.claimed_before)
+    )
 
 
 @db_session
-def load_batch_targets(route_ids: list[int], claim_token: str | None = None) -> list[list[CheckTarget]]:
+def load_batch_targets(
+    route_ids: list[int], claim_token: str | None = None, claimed_before: datetime | None = None
+) -> list[list[CheckTarget]]:
     """Load the active routes among `route_ids`, grouped by connection key (one request per group).
 
-    With `claim_token`, only the routes that this claim still holds: a route whose claim lapsed and
-    was taken by a later sweep is left to that sweep's check.
+    With `claim_token` (and `claimed_before` for a claim by the horizon), only the routes that this
+    claim still holds: a route whose check became overdue and was claimed by a later sweep is left
+    to that sweep's check, and a route checked since is left alone.
     """
     # A raw query, because building a Pony entity per route took most of this function's CPU in a
     # profile of 500 checks a second.
@@ -429,9 +565,9 @@ def load_batch_targets(route_ids: list[int], claim_token: str | None = None) -> 
         f"""SELECT id, regiojet_route_id, from_station_id, to_station_id, tariffs, seat_classes,
                 next_check_at, consecutive_failures, connection_key
             FROM monitored_route
-            WHERE {ids_in_json("id", "route_ids")} AND status = 'active' {claim_condition(claim_token)}
+            WHERE {ids_in_json("id", "route_ids")} AND status = 'active' {claim_condition(claim_token, claimed_before)}
             ORDER BY id""",
-        {"route_ids": json.dumps(route_ids), "claim_token": claim_token},
+        {"route_ids": json.dumps(route_ids), "claim_token": claim_token, "claimed_before": claimed_before},
     )
     groups: dict[str, list[CheckTarget]] = defaultdict(list)
     for route_id, regiojet_route_id, from_id, to_id, tariffs, seat_classes, next_check_at, failures, key in rows:
@@ -450,9 +586,17 @@ def load_batch_targets(route_ids: list[int], claim_token: str | None = None) -> 
     return list(groups.values())
 
 
-def claim_condition(claim_token: str | None) -> str:
-    """Return an SQL condition on the `$claim_token` parameter: the row's claim is that one, if given."""
-    return "" if claim_token is None else "AND claim_token = $claim_token"
+def claim_condition(claim_token: str | None, claimed_before: datetime | None = None) -> str:
+    """Return an SQL condition: the row is still held by the claim of `$claim_token`, if given.
+
+    A claim by the horizon (empty token) covers a route until its check moves its plan past the
+    horizon, `$claimed_before`.
+    """
+    if claim_token is None:
+        return ""
+    if claimed_before is None:
+        return "AND claim_token = $claim_token"
+    return "AND claim_token = $claim_token AND next_check_at < $claimed_before"
 
 
 def ids_in_json(column: str, parameter: str) -> str:
@@ -479,19 +623,29 @@ def fetch_detail(targets: list[CheckTarget], get_client) -> RouteDetail | None |
         return error
 
 
-def check_routes(route_ids: list[int], executor: Executor, get_client, currency: str, interval: timedelta,
-                 now: datetime, claim_token: str | None = None) -> list[CheckResult]:
+def check_routes(
+    route_ids: list[int],
+    executor: Executor,
+    get_client,
+    currency: str,
+    interval: timedelta,
+    now: datetime,
+    claim_token: str | None = None,
+    claimed_before: datetime | None = None,
+) -> list[CheckResult]:
     """Check many claimed routes: one request per connection, sent concurrently on `executor`.
 
-    `get_client` returns the calling thread's RegioJetClient. With `claim_token`, routes no longer
-    held by that claim are skipped. Finds are recorded route by route, each in its own transaction
+    `get_client` returns the calling thread's RegioJetClient. With `claim_token` (and
+    `claimed_before`), routes no longer held by that claim are skipped. Finds are recorded route by route, each in its own transaction
     with its notifications; every route without seats is recorded in one transaction. The caller
     queues the returned notifications.
     """
-    groups = load_batch_targets(list(route_ids), claim_token)
+    groups = load_batch_targets(list(route_ids), claim_token, claimed_before)
     loaded = {target.route_id for group in groups for target in group}
     results = [CheckResult(route_id, "skipped") for route_id in route_ids if route_id not in loaded]
-    release_claims([result.route_id for result in results], claim_token)
+    if claim_token != "":
+        # A claim by the horizon wrote nothing on the rows, so it has nothing to release.
+        release_claims([result.route_id for result in results], claim_token)
 
     details = executor.map(lambda group: fetch_detail(group, get_client), groups)
     without_seats: list[tuple[CheckTarget, datetime]] = []
@@ -517,8 +671,12 @@ def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) ->
     if not plans:
         return []
 
+    horizon = lock_claim_horizon(exclusive=False)
     rows = json.dumps(
-        [{"route_id": target.route_id, "planned_at": sql_timestamp(next_check_at)} for target, next_check_at in plans]
+        [
+            {"route_id": target.route_id, "planned_at": sql_timestamp(plan_after_horizon(next_check_at, horizon))}
+            for target, next_check_at in plans
+        ]
     )
     if db.provider.dialect == "PostgreSQL":
         source = "json_to_recordset($plans::json) AS plan(route_id integer, planned_at timestamp)"

@@ -72,8 +72,9 @@ class MonitoredRoute(db.Entity):
     status = Required(str, 16, default=ACTIVE)
     created_at = Required(datetime)
     # Planned time of the next check; a check moves it on by whole intervals so it never drifts.
+    # Sweeps claim the routes planned up to the claim horizon (see checking.claim_due_routes).
     next_check_at = Required(datetime)
-    # A sweep's claim: while it lies ahead, no other sweep queues a check of this route.
+    # The claim of an overdue check, row by row: while it lies ahead, no other sweep claims the route.
     claimed_until = Optional(datetime)
     claim_token = Optional(str, 40)
     last_checked_at = Optional(datetime)
@@ -161,7 +162,7 @@ class Notification(db.Entity):
 
 
 class ServiceState(db.Entity):
-    """Small named facts the worker keeps for `status`, such as the time of the last sweep."""
+    """Small named facts the worker keeps, such as the time of the last sweep and the claim horizon."""
 
     _table_ = "service_state"
     key = PrimaryKey(str, 64)
@@ -203,10 +204,10 @@ SCHEMA_V1_INDEXES = (
 # on that Pony dialect. A release that changes an entity adds a step here and raises SCHEMA_VERSION,
 # so existing data is kept.
 UPGRADES: dict[int, dict[str, tuple[str, ...]]] = {
-    # Every sweep rewrites the rows it claims. Free space on each page lets PostgreSQL write the new
-    # row version beside the old one without touching the indexes (a HOT update): a claim of 5,000
-    # of 100,000 rows took 25 ms instead of 57 ms on PostgreSQL 15. Pages written before the
-    # upgrade gain the space as their rows move.
+    # Added when every sweep rewrote the rows it claimed. Now only the claims of overdue checks do.
+    # Free space on each page lets PostgreSQL write the new row version beside the old one without
+    # touching the indexes (a HOT update): a claim of 5,000 of 100,000 rows took 25 ms instead of
+    # 57 ms on PostgreSQL 15. Pages written before the upgrade gain the space as their rows move.
     2: {"PostgreSQL": ("ALTER TABLE monitored_route SET (fillfactor = 70)",)},
 }
 

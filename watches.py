@@ -2,11 +2,11 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pony.orm import db_session, desc
 
-from checking import connection_key
+from checking import connection_key, lock_claim_horizon, plan_after_horizon
 from models import ACTIVE, CANCELLED, MonitoredRoute, Watch, Watcher
 
 logger = logging.getLogger(__name__)
@@ -75,10 +75,15 @@ def create_watch(
     seat_classes: list[str],
     tariffs: list[str],
     now: datetime,
+    interval: timedelta,
 ) -> CreatedWatch:
-    """Store a watch, joining the active monitored route of the same condition when one exists."""
+    """Store a watch, joining the active monitored route of the same condition when one exists.
+
+    `interval` is the check interval, which a new route on an already watched connection keeps
+    step with.
+    """
     watcher = get_or_create_watcher(normalize_email(email), language, now)
-    route, joined = get_or_create_route(connection, sorted(set(seat_classes)), sorted(tariffs), now)
+    route, joined = get_or_create_route(connection, sorted(set(seat_classes)), sorted(tariffs), now, interval)
 
     existing = Watch.get(watcher=watcher, route=route)
     if existing is not None and existing.cancelled_at is None:
@@ -104,7 +109,7 @@ def get_or_create_watcher(email: str, language: str, now: datetime) -> Watcher:
 
 
 def get_or_create_route(
-    connection: Connection, seat_classes: list[str], tariffs: list[str], now: datetime
+    connection: Connection, seat_classes: list[str], tariffs: list[str], now: datetime, interval: timedelta
 ) -> tuple[MonitoredRoute, bool]:
     key = connection_key(connection.regiojet_route_id, connection.from_station_id, connection.to_station_id, tariffs)
     classes = ",".join(seat_classes)
@@ -112,9 +117,14 @@ def get_or_create_route(
     if route is not None:
         return route, True
 
-    # Join the check times of a route on the same connection, so that one request checks both.
+    # Join the check times of a route on the same connection, so that one request checks both. When
+    # the sibling's check is claimed already, the new route joins its next one.
+    horizon = lock_claim_horizon(exclusive=False)
     sibling = MonitoredRoute.select(lambda r: r.connection_key == key and r.status == ACTIVE).first()
-    next_check_at = sibling.next_check_at if sibling is not None else now
+    if sibling is not None:
+        next_check_at = plan_after_horizon(sibling.next_check_at, horizon, step=interval)
+    else:
+        next_check_at = plan_after_horizon(now, horizon)
     route = MonitoredRoute(
         regiojet_route_id=connection.regiojet_route_id,
         from_station_id=connection.from_station_id,

@@ -96,7 +96,8 @@ def watch_command(
     app.bind_database()
     from watches import create_watch
 
-    created = create_watch(connection, address, lang, classes, passengers, now=utc_now())
+    interval = timedelta(seconds=app.settings.check_interval_seconds)
+    created = create_watch(connection, address, lang, classes, passengers, now=utc_now(), interval=interval)
     report_created_watch(created, connection, offers, as_json)
 
 

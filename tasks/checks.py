@@ -1,7 +1,7 @@
 """The check tasks: one connection (`check_single_route`) or a batch of claimed routes (`check_route_batch`)."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from checking import CheckResult, check_route, check_routes
 from huey_app import huey
@@ -29,11 +29,14 @@ def check_single_route(route_id: int) -> None:
 
 
 @huey.task(retries=3, retry_delay=10, priority=CHECK_PRIORITY)
-def check_route_batch(route_ids: tuple[int, ...], claim_token: str | None = None) -> None:
+def check_route_batch(
+    route_ids: tuple[int, ...], claim_token: str | None = None, claimed_before: datetime | None = None
+) -> None:
     """Check claimed routes of many connections with concurrent requests, then queue the finds' emails.
 
-    The sweep passes its `claim_token`, so that a batch running after its claim lapsed skips the
-    routes a later sweep has claimed. Tasks queued without one check every active route given.
+    The sweep passes its claim (`claim_token`, and `claimed_before` for a claim by the horizon), so
+    that a batch running late skips the routes a later sweep has claimed again and the routes
+    checked since. Tasks queued without one check every active route given.
     """
     settings = get_settings()
     results = check_routes(
@@ -44,6 +47,7 @@ def check_route_batch(route_ids: tuple[int, ...], claim_token: str | None = None
         interval=timedelta(seconds=settings.check_interval_seconds),
         now=utc_now(),
         claim_token=claim_token,
+        claimed_before=claimed_before,
     )
     queue_notifications(results)
 

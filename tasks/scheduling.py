@@ -41,12 +41,12 @@ def schedule_route_checks() -> None:
     claims = checking.claim_due_routes(now, checking.SWEEP_LOOKAHEAD, limit=checking.SWEEP_MAX_ROUTES)
 
     batches = checking.plan_batches(claims)
-    claim_token = claims[0].claim_token if claims else None
-    for planned_at, route_ids in batches:
-        if planned_at <= now:
-            check_route_batch(route_ids, claim_token)
+    for batch in batches:
+        arguments = (batch.route_ids, batch.claim_token, batch.claimed_before)
+        if batch.planned_at <= now:
+            check_route_batch(*arguments)
         else:
-            check_route_batch.schedule(args=(route_ids, claim_token), eta=planned_at)
+            check_route_batch.schedule(args=arguments, eta=batch.planned_at)
 
     record_sweep(now, len(claims))
     if claims:

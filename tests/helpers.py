@@ -4,6 +4,7 @@ import time
 from datetime import datetime, timedelta
 
 from fake_regiojet import FakeRegioJetServer
+from runtime import get_settings
 from timeutil import to_naive_utc, utc_now
 from watches import Connection, CreatedWatch, create_watch
 
@@ -42,7 +43,10 @@ def watch_connection(
     tariffs: tuple[str, ...] = ("REGULAR",),
     now: datetime | None = None,
 ) -> CreatedWatch:
-    return create_watch(connection_for(route), email, language, list(seat_classes), list(tariffs), now or utc_now())
+    interval = timedelta(seconds=get_settings().check_interval_seconds)
+    return create_watch(
+        connection_for(route), email, language, list(seat_classes), list(tariffs), now or utc_now(), interval
+    )
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):

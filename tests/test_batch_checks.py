@@ -16,8 +16,8 @@ INTERVAL = timedelta(seconds=20)
 START = datetime(2026, 5, 1, 12, 0, 0)
 
 
-def claim(route_id: int, seconds: float) -> checking.ClaimedCheck:
-    return checking.ClaimedCheck(route_id, START + timedelta(seconds=seconds), (route_id,))
+def claim(route_id: int, seconds: float, claim_token: str = "") -> checking.ClaimedCheck:
+    return checking.ClaimedCheck(route_id, START + timedelta(seconds=seconds), (route_id,), claim_token, START)
 
 
 def route_row(route_id: int) -> dict:
@@ -45,8 +45,8 @@ def direct_routes(fake_api, count: int) -> list[dict]:
 def test_plan_batches_joins_claims_within_one_span():
     batches = checking.plan_batches([claim(1, 0), claim(2, 0.5), claim(3, 1.2), claim(4, 5)])
 
-    assert [route_ids for _, route_ids in batches] == [(1, 2), (3,), (4,)]
-    assert [planned_at for planned_at, _ in batches] == [START, START + timedelta(seconds=1.2), START + timedelta(seconds=5)]
+    assert [batch.route_ids for batch in batches] == [(1, 2), (3,), (4,)]
+    assert [batch.planned_at for batch in batches] == [START, START + timedelta(seconds=1.2), START + timedelta(seconds=5)]
 
 
 def test_plan_batches_caps_routes_per_batch():
@@ -54,7 +54,16 @@ def test_plan_batches_caps_routes_per_batch():
 
     batches = checking.plan_batches(claims)
 
-    assert [len(route_ids) for _, route_ids in batches] == [checking.BATCH_MAX_ROUTES, 1]
+    assert [len(batch.route_ids) for batch in batches] == [checking.BATCH_MAX_ROUTES, 1]
+
+
+def test_plan_batches_keeps_claims_apart():
+    overdue = claim(1, 0, claim_token="a1")
+
+    batches = checking.plan_batches([overdue, claim(2, 0), claim(3, 0.5)])
+
+    assert [batch.route_ids for batch in batches] == [(1,), (2, 3)]
+    assert [(batch.claim_token, batch.claimed_before) for batch in batches] == [("a1", START), ("", START)]
 
 
 def test_check_route_batch_one_request_per_connection(fake_api):
@@ -65,7 +74,7 @@ def test_check_route_batch_one_request_per_connection(fake_api):
     # A second seat class on the first connection shares its request.
     created.append(watch_connection(routes[0], "bob@example.com", seat_classes=("C1",)))
     planned = {watch.route_id: route_row(watch.route_id)["next_check_at"] for watch in created}
-    claims = checking.claim_due_routes(utc_now(), INTERVAL)
+    claims = checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
     fake_api.reset_requests()
 
     check_route_batch.call_local(tuple(route_id for c in claims for route_id in c.route_ids))
@@ -87,7 +96,7 @@ def test_check_route_batch_find_writes_notifications(fake_api):
     quiet = watch_connection(routes[1], "carl@example.com")
     seat_class = next(iter(fake_api.free_seats(routes[0]["id"])))
     fake_api.set_free_seats(routes[0]["id"], {seat_class: 2})
-    checking.claim_due_routes(utc_now(), INTERVAL)
+    checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
 
     results = check_routes_now([found.route_id, quiet.route_id])
 
@@ -102,7 +111,7 @@ def test_check_route_batch_find_writes_notifications(fake_api):
 def test_check_route_batch_skips_route_no_longer_active(fake_api):
     (route,) = direct_routes(fake_api, 1)
     created = watch_connection(route, "anna@example.com")
-    checking.claim_due_routes(utc_now(), INTERVAL)
+    checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
     with db_session:
         MonitoredRoute[created.route_id].status = "cancelled"
     fake_api.reset_requests()
@@ -135,7 +144,7 @@ def test_record_no_seats_leaves_route_ended_meanwhile(fake_api):
     first, second = direct_routes(fake_api, 2)
     active = watch_connection(first, "anna@example.com")
     ended = watch_connection(second, "bob@example.com")
-    checking.claim_due_routes(utc_now(), INTERVAL)
+    checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
     groups = checking.load_batch_targets([active.route_id, ended.route_id])
     with db_session:
         MonitoredRoute[ended.route_id].status = "cancelled"
@@ -163,7 +172,7 @@ def test_check_routes_temporary_error_keeps_siblings_together(fake_api):
     route_ids = sibling_routes(fake_api)
     regiojet_route_id = route_row(route_ids[0])["regiojet_route_id"]
     fake_api.set_fault(regiojet_route_id, "status", status=503)
-    checking.claim_due_routes(utc_now(), INTERVAL)
+    checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
 
     results = check_routes_now(route_ids)
 
@@ -182,7 +191,7 @@ def test_check_routes_full_budget_keeps_siblings_together(fake_api, monkeypatch)
 
     monkeypatch.setattr(runtime.get_request_budget(), "acquire", exhausted)
     route_ids = sibling_routes(fake_api)
-    checking.claim_due_routes(utc_now(), INTERVAL)
+    checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
 
     results = check_routes_now(route_ids)
 
@@ -196,10 +205,10 @@ def test_check_route_batch_skips_route_claimed_again(fake_api):
     (route,) = direct_routes(fake_api, 1)
     fake_api.sell_out(route["id"])
     created = watch_connection(route, "anna@example.com")
-    (first,) = checking.claim_due_routes(utc_now(), INTERVAL)
+    (first,) = checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
     # The first claim lapses before its batch runs, and a later sweep claims the route again.
     later = utc_now() + INTERVAL + checking.CLAIM_GRACE + timedelta(seconds=1)
-    (second,) = checking.claim_due_routes(later, INTERVAL)
+    (second,) = checking.claim_due_routes(later, checking.SWEEP_LOOKAHEAD)
     fake_api.reset_requests()
 
     check_route_batch.call_local((created.route_id,), first.claim_token)

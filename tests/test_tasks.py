@@ -1,13 +1,13 @@
 """The Huey tasks on the selected backend, run by a real consumer or called in-process."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pony.orm import db_session
 
 import checking
 import huey_app
-from models import EXPIRED, FAILED, FOUND, NOTIFICATION_FAILED, PENDING, SENT, MonitoredRoute, Notification
+from models import EXPIRED, FAILED, FOUND, NOTIFICATION_FAILED, PENDING, SENT, MonitoredRoute, Notification, ServiceState
 from tasks import (
     check_single_route,
     expire_past_routes,
@@ -25,6 +25,11 @@ INTERVAL = timedelta(seconds=20)
 def route_row(route_id: int) -> dict:
     with db_session:
         return MonitoredRoute[route_id].to_dict()
+
+
+def claim_horizon() -> datetime:
+    with db_session:
+        return datetime.fromisoformat(ServiceState[checking.CLAIM_HORIZON_KEY].value)
 
 
 def notifications() -> list[dict]:
@@ -45,7 +50,7 @@ def test_sweep_queues_due_route_once(fake_api):
     schedule_route_checks.call_local()
 
     assert huey_app.huey.pending_count() == 1
-    assert route_row(created.route_id)["claimed_until"] is not None
+    assert claim_horizon() > route_row(created.route_id)["next_check_at"]
 
 
 def test_claim_concurrent_sweeps_disjoint(fake_api):

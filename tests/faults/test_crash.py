@@ -5,8 +5,8 @@ so nothing queued before the kill helps the recovery.
 
 The kill points are set by holding requests, not by sleeping: the fake API holds the check's
 request and the SMTP server holds one email before and one after storing it, and the consumer is
-killed once all of them are held. Recovery relies only on the database: claims and send leases
-lapse, and the periodic sweeps queue the work again.
+killed once all of them are held. Recovery relies only on the database: claimed checks become
+overdue and send leases lapse, and the periodic sweeps queue the work again.
 """
 
 import os
@@ -30,8 +30,8 @@ from tests.faults.harness import (
 from tests.helpers import wait_until
 from timeutil import utc_now
 
-# A claim lapses 90 s after its window and a send lease after 2 minutes, and the sweep that
-# re-queues notifications runs once a minute, so recovery takes up to about 3 minutes.
+# A claimed check is overdue 90 s after its planned time, a send lease lapses after 2 minutes, and
+# the sweep that re-queues notifications runs once a minute: recovery takes up to about 3 minutes.
 RECOVERY_TIMEOUT = 240
 
 
@@ -72,7 +72,7 @@ def test_crash_at_every_point_loses_no_find(fake_api, smtp_server, consumers, ba
     second = consumers("second")
     wait_until(lambda: notification_statuses().get("sent", 0) == 4, timeout=RECOVERY_TIMEOUT, interval=0.5, message="all four emails sent")
     recovery = elapsed_since(killed_at)
-    # A check the dead consumer had claimed waits for its claim to lapse, about 100 s after the kill.
+    # A check the dead consumer had claimed waits until it is overdue, about 100 s after the kill.
     sold_out_checks = wait_until(lambda: detail_requests(fake_api, sold_out_route["id"]), timeout=60, message="checks to resume")
     second.terminate()
 

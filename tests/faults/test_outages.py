@@ -70,7 +70,7 @@ def test_sigterm_at_shutdown_limit_requeues_check(fake_api, smtp_server, consume
     statuses_after_stop = route_statuses()
 
     # Without periodic tasks the second consumer runs only what is queued, and the sweeps could
-    # not claim the route anyway until the dead consumer's claim lapses 90 s after its window.
+    # not claim the route anyway until the dead consumer's check is overdue, 90 s after its plan.
     second = consumers("second", periodic=False)
     wait_until(lambda: notification_statuses().get("sent", 0) == 1, timeout=30, interval=0.2, message="the email from the re-queued check")
     recovery = elapsed_since(stopped_at)
