@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import random
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import Executor
@@ -55,6 +56,13 @@ CLAIM_GRACE = timedelta(seconds=90)
 CLAIM_HORIZON_KEY = "claim_horizon"
 # The PostgreSQL advisory lock that orders sweeps and writers of planned times (any fixed number).
 CLAIM_HORIZON_LOCK = 7_215_301
+# The horizon claims routes planned at most this long ago, so each has at least the rest of
+# CLAIM_GRACE to be checked before it counts as lost. Older plans are claimed row by row.
+HORIZON_MAX_PLAN_AGE = CLAIM_GRACE / 2
+# The horizon stays within the sweep window plus this margin of the database's clock.
+CLOCK_SKEW_LIMIT = timedelta(seconds=5)
+CLOCK_WARNING_PERIOD = 60.0
+_last_clock_warning = -CLOCK_WARNING_PERIOD
 
 # Backoff after temporary RegioJet failures: 5 s doubling per failure, at most 5 minutes, with
 # jitter so that routes failing together do not retry together.
@@ -130,25 +138,53 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
     """Claim the active routes due before `now + window` and group them by connection.
 
     Routes planned from the claim horizon on are claimed together by moving the horizon to the
-    window's end, which writes one row however many routes it covers. Routes behind the horizon
-    are in a check already, unless that check is overdue by CLAIM_GRACE: its task was lost, so
-    they are claimed again row by row. The overdue routes go first within `limit`.
+    window's end, which writes one row however many routes it covers. Routes whose check is
+    overdue are claimed row by row first, within `limit` (see claim_overdue_routes).
 
     Returns one ClaimedCheck per connection, planned at the earliest due time in its group.
     """
     window_end = now + window
-    overdue_before = now - CLAIM_GRACE
     horizon = lock_claim_horizon(exclusive=True)
-    claimed_from = overdue_before if horizon is None else horizon
+    horizon_end = cap_horizon_end(window_end, window)
+    stale_before = min(now - HORIZON_MAX_PLAN_AGE, horizon_end)
+    claimed_from = stale_before if horizon is None else max(horizon, stale_before)
 
-    overdue = claim_overdue_routes(now, min(claimed_from, overdue_before), window_end, limit)
+    overdue = claim_overdue_routes(now, horizon, stale_before, window_end, limit)
     rows, claimed_before = routes_from_horizon(
-        now, claimed_from, max(claimed_from, window_end), limit - len(overdue.rows)
+        now, claimed_from, max(claimed_from, horizon_end), limit - len(overdue.rows)
     )
     if horizon is None or claimed_before > horizon:
         upsert_service_state(CLAIM_HORIZON_KEY, sql_timestamp(claimed_before), now)
 
     return group_claims(overdue.rows, now, overdue.token) + group_claims(rows, now, claimed_before=claimed_before)
+
+
+def cap_horizon_end(window_end: datetime, window: timedelta) -> datetime:
+    """Return `window_end`, or the latest end the database's clock allows when this clock runs ahead.
+
+    The horizon never moves back, so a consumer whose clock runs ahead would otherwise push the next
+    check of every route later, for good.
+    """
+    global _last_clock_warning
+    latest = database_time() + window + CLOCK_SKEW_LIMIT
+    if window_end <= latest:
+        return window_end
+
+    if time.monotonic() - _last_clock_warning >= CLOCK_WARNING_PERIOD:
+        _last_clock_warning = time.monotonic()
+        logger.warning(
+            "sweep: this consumer's clock is %.1f s ahead of the database's, so the claim horizon stops at %s",
+            (window_end - latest + CLOCK_SKEW_LIMIT).total_seconds(),
+            latest,
+        )
+    return latest
+
+
+def database_time() -> datetime:
+    """Return the database server's current time as naive UTC."""
+    if db.provider.dialect == "PostgreSQL":
+        return db.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'").fetchone()[0]
+    return datetime.fromisoformat(db.execute("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')").fetchone()[0])
 
 
 def lock_claim_horizon(exclusive: bool) -> datetime | None:
@@ -158,7 +194,7 @@ def lock_claim_horizon(exclusive: bool) -> datetime | None:
     transaction ends. Call it inside a db_session, before the session writes a planned time.
     """
     if db.provider.dialect == "PostgreSQL":
-        # A statement of its own: a statement sees the data committed when it began, so the horizon
+        # A statement of its own: a statement reads the data committed when it began, so the horizon
         # must be read after the lock is held, not while waiting for it.
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         db.execute(f"SELECT {function}($key)", {"key": CLAIM_HORIZON_LOCK})
@@ -186,19 +222,30 @@ class OverdueClaim(NamedTuple):
     rows: list
 
 
-def claim_overdue_routes(now: datetime, overdue_before: datetime, window_end: datetime, limit: int) -> OverdueClaim:
-    """Claim row by row the active routes planned before `overdue_before` and not claimed so."""
+def claim_overdue_routes(
+    now: datetime, horizon: datetime | None, stale_before: datetime, window_end: datetime, limit: int
+) -> OverdueClaim:
+    """Claim row by row, with a lease, the active routes whose check is overdue.
+
+    Those are the routes behind the horizon planned more than CLAIM_GRACE ago, whose check was lost.
+    They also include the routes from the horizon on planned before `stale_before`. Such plans are
+    left when no sweep ran for a while, and a claim by the horizon would give them too little time
+    before they count as lost.
+    """
     token = uuid.uuid4().hex
     params = {
         "token": token,
         "now": now,
-        "overdue_before": overdue_before,
+        "lost_before": now - CLAIM_GRACE,
+        "horizon": horizon or datetime.min,
+        "stale_before": stale_before,
         "claimed_until": window_end + CLAIM_GRACE,
         "limit": limit,
     }
     due = """
         SELECT id FROM monitored_route
-        WHERE status = 'active' AND next_check_at < $overdue_before AND departure_at > $now
+        WHERE status = 'active' AND departure_at > $now
+          AND (next_check_at < $lost_before OR (next_check_at >= $horizon AND next_check_at < $stale_before))
           AND (claimed_until IS NULL OR claimed_until < $now)
         ORDER BY next_check_at
         LIMIT $limit"""
@@ -229,6 +276,9 @@ def routes_from_horizon(now: datetime, horizon: datetime, window_end: datetime, 
     Returns the rows and the new horizon: `window_end`, or the planned time of the first route
     left out. Routes planned at one instant are never split, so the horizon always moves.
     """
+    if limit <= 0:
+        return [], horizon
+
     select = """
         SELECT id, next_check_at, connection_key FROM monitored_route
         WHERE status = 'active' AND next_check_at >= $horizon AND next_check_at < $window_end
@@ -352,7 +402,7 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
     results, without_seats = record_finds(targets, detail, currency, now)
     # Every route of the group follows the first one's plan, so they stay checked together.
     next_check_at = next_planned_time(targets[0].next_check_at, interval, now)
-    results += record_no_seats([(target, next_check_at) for target in without_seats], now)
+    results += record_no_seats([(target, next_check_at) for target in without_seats], now, interval)
     for result in results:
         result.detail = detail
     return results
@@ -499,8 +549,8 @@ def expire_past_routes(now: datetime) -> int:
 
 
 # Sweeps run every SWEEP_PERIOD and claim the routes due within SWEEP_LOOKAHEAD. Claiming one
-# second at a time keeps each sweep small (a claim writes every row it claims), and a lookahead of
-# two periods means one dropped or late sweep leaves no route unclaimed at its planned time.
+# second at a time keeps each sweep's read small, and a lookahead of two periods means one dropped
+# or late sweep leaves no route unclaimed at its planned time.
 SWEEP_PERIOD = timedelta(seconds=1)
 SWEEP_LOOKAHEAD = 2 * SWEEP_PERIOD
 
@@ -658,15 +708,18 @@ def check_routes(
         next_check_at = next_planned_time(group[0].next_check_at, interval, now)
         without_seats += [(target, next_check_at) for target in unsatisfied]
 
-    results += record_no_seats(without_seats, now)
+    results += record_no_seats(without_seats, now, interval)
     return results
 
 
 @db_session
-def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) -> list[CheckResult]:
+def record_no_seats(
+    plans: list[tuple[CheckTarget, datetime]], now: datetime, interval: timedelta
+) -> list[CheckResult]:
     """Record checks that found too few seats: set each route's next planned check, release its claim.
 
-    Takes (route, next planned check) pairs and writes them all with one statement.
+    Takes (route, next planned check) pairs and writes them all with one statement. A plan behind
+    the claim horizon moves on by whole intervals, so routes of one connection keep one plan.
     """
     if not plans:
         return []
@@ -674,7 +727,7 @@ def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) ->
     horizon = lock_claim_horizon(exclusive=False)
     rows = json.dumps(
         [
-            {"route_id": target.route_id, "planned_at": sql_timestamp(plan_after_horizon(next_check_at, horizon))}
+            {"route_id": target.route_id, "planned_at": sql_timestamp(plan_after_horizon(next_check_at, horizon, interval))}
             for target, next_check_at in plans
         ]
     )

@@ -187,7 +187,7 @@ def upsert_service_state(key: str, value: str, now: datetime) -> bool:
     return inserted == 1
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Indexes Pony cannot declare: partial indexes keep the hot queries small and make the
 # "one active monitored route per condition" rule hold even when two commands race.
@@ -209,6 +209,9 @@ UPGRADES: dict[int, dict[str, tuple[str, ...]]] = {
     # touching the indexes (a HOT update): a claim of 5,000 of 100,000 rows took 25 ms instead of
     # 57 ms on PostgreSQL 15. Pages written before the upgrade gain the space as their rows move.
     2: {"PostgreSQL": ("ALTER TABLE monitored_route SET (fillfactor = 70)",)},
+    # Claims by the claim horizon. No table changes: the version keeps older releases, whose sweeps
+    # and checks ignore the horizon, from starting on a database that this release uses.
+    3: {},
 }
 
 _setup_lock = threading.Lock()

@@ -23,7 +23,7 @@ def requeue_interrupted_check(signal: str, task) -> None:
 
     A check is safe to run twice because a route found by the first run is no longer active, so the
     second run skips it. The re-queued check does not wait for the route's claim, which would keep
-    the sweeps off the route for up to 90 s after its window.
+    the sweeps off the route until its check is overdue, 90 s after its planned time.
 
     Email tasks are not re-enqueued. A send interrupted after its claim leaves the row `sending`,
     and the SMTP server may already have stored the email, so only the lapse of the row's send lease

@@ -1,5 +1,6 @@
 """Claims of due checks: the claim horizon, overdue claims row by row, and writers of planned times."""
 
+import logging
 import threading
 from datetime import datetime, timedelta
 
@@ -7,6 +8,7 @@ from pony.orm import db_session
 
 import checking
 from models import MonitoredRoute, ServiceState
+from regiojet_client import TemporaryRegioJetError
 from request_budget import RequestBudgetExceeded
 from tasks import check_route_batch
 from tests.helpers import wait_until, watch_connection
@@ -77,7 +79,7 @@ def test_claim_behind_horizon_not_claimed_again(fake_api):
     assert claim_horizon() == now + checking.SWEEP_PERIOD + WINDOW
 
 
-def test_claim_limit_moves_horizon_to_first_route_left_out(fake_api):
+def test_claim_limit_stops_horizon_at_next_route(fake_api):
     route_ids = watch_routes(fake_api, 5)
     now = utc_now()
     plans = {route_id: now - timedelta(seconds=5 - index) for index, route_id in enumerate(route_ids)}
@@ -122,6 +124,57 @@ def test_claim_overdue_route_row_by_row(fake_api):
     assert checking.claim_due_routes(overdue_at + checking.SWEEP_PERIOD, WINDOW) == []
 
 
+def test_claim_stale_horizon_row_by_row(fake_api):
+    old, recent = watch_routes(fake_api, 2)
+    now = utc_now()
+    # No sweep ran for 100 s: the horizon lies behind both plans.
+    checking.claim_due_routes(now - timedelta(seconds=102), WINDOW)
+    plan_routes({old: now - timedelta(seconds=60), recent: now - timedelta(seconds=10)})
+
+    claims = checking.claim_due_routes(now, WINDOW)
+
+    assert [(claim.route_ids, claim.claim_token != "") for claim in claims] == [((old,), True), ((recent,), False)]
+    assert route_row(old)["claimed_until"] is not None
+    assert checking.claim_due_routes(now + checking.SWEEP_PERIOD, WINDOW) == []
+
+
+def test_claim_limit_spent_on_overdue_routes(fake_api):
+    lost, fresh = watch_routes(fake_api, 2)
+    now = utc_now()
+    plan_routes({lost: now - timedelta(seconds=100), fresh: now})
+
+    assert claimed_ids(checking.claim_due_routes(now, WINDOW, limit=1)) == [lost]
+
+    assert claimed_ids(checking.claim_due_routes(now, WINDOW, limit=1)) == [fresh]
+
+
+def test_claim_leaves_live_claim_of_older_release(fake_api):
+    (route_id,) = watch_routes(fake_api, 1)
+    now = utc_now()
+    with db_session:
+        MonitoredRoute[route_id].set(next_check_at=now, claim_token="older", claimed_until=now + timedelta(seconds=60))
+
+    assert checking.claim_due_routes(now, WINDOW) == []
+    # Its task was lost: the route is claimed again once its check is overdue.
+    overdue_at = now + checking.CLAIM_GRACE + timedelta(seconds=1)
+    assert claimed_ids(checking.claim_due_routes(overdue_at, WINDOW)) == [route_id]
+
+
+def test_claim_horizon_capped_at_database_clock(fake_api, caplog, monkeypatch):
+    (route_id,) = watch_routes(fake_api, 1)
+    ahead = utc_now() + timedelta(hours=1)
+    plan_routes({route_id: ahead + timedelta(seconds=1)})
+    # The warning comes at most once a minute, and other tests may have logged it already.
+    monkeypatch.setattr(checking, "_last_clock_warning", -checking.CLOCK_WARNING_PERIOD)
+
+    with caplog.at_level(logging.WARNING, logger="checking"):
+        claims = checking.claim_due_routes(ahead, WINDOW)
+
+    assert claims == []
+    assert claim_horizon() <= utc_now() + WINDOW + checking.CLOCK_SKEW_LIMIT
+    assert "clock is" in caplog.text
+
+
 def test_horizon_batch_skips_checked_route(fake_api):
     route_ids = watch_routes(fake_api, 2)
     (batch,) = checking.plan_batches(checking.claim_due_routes(utc_now(), WINDOW))
@@ -149,25 +202,36 @@ def test_postpone_behind_horizon_moves_plan(fake_api):
     assert claimed_ids(checking.claim_due_routes(now + checking.SWEEP_PERIOD, WINDOW)) == [route_id]
 
 
+def test_retry_behind_horizon_moves_to_horizon(fake_api):
+    (route_id,) = watch_routes(fake_api, 1)
+    now = utc_now()
+    checking.claim_due_routes(now, WINDOW)
+    (target,) = checking.load_check_targets(route_id)
+
+    checking.record_temporary_failure(target, TemporaryRegioJetError("HTTP 503"), delay=1.0, now=now)
+
+    assert route_row(route_id)["next_check_at"] == now + WINDOW
+
+
 def test_no_seats_behind_horizon_moves_plan(fake_api):
     (route_id,) = watch_routes(fake_api, 1)
     now = utc_now()
     checking.claim_due_routes(now, WINDOW)
     (target,) = checking.load_check_targets(route_id)
 
-    checking.record_no_seats([(target, now + timedelta(seconds=1))], now)
+    checking.record_no_seats([(target, now + timedelta(seconds=1))], now, INTERVAL)
 
-    assert route_row(route_id)["next_check_at"] == now + WINDOW
+    assert route_row(route_id)["next_check_at"] == now + timedelta(seconds=1) + INTERVAL
 
 
 def test_new_route_planned_at_horizon(fake_api):
     (route,) = direct_routes(fake_api, 1)
     now = utc_now()
-    checking.claim_due_routes(now + timedelta(seconds=5), WINDOW)
+    checking.claim_due_routes(now + timedelta(seconds=3), WINDOW)
 
     created = watch_connection(route, "anna@example.com", now=now)
 
-    assert route_row(created.route_id)["next_check_at"] == now + timedelta(seconds=5) + WINDOW
+    assert route_row(created.route_id)["next_check_at"] == now + timedelta(seconds=3) + WINDOW
 
 
 def test_new_route_joins_sibling_next_check(fake_api):

@@ -112,7 +112,7 @@ def test_setup_database_upgrade_2_sets_fillfactor_postgresql():
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'monitored_route'")
         assert cursor.fetchone()[0] == ["fillfactor=70"]
         cursor.execute("SELECT version FROM schema_version")
-        assert cursor.fetchone()[0] == 2
+        assert cursor.fetchone()[0] == models.SCHEMA_VERSION
 
 
 def scratch_postgres_database(name: str) -> str:
