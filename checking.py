@@ -59,7 +59,7 @@ CLAIM_HORIZON_LOCK = 7_215_301
 # The horizon claims routes planned at most this long ago, so each has at least the rest of
 # CLAIM_GRACE to be checked before it counts as lost. Older plans are claimed row by row.
 HORIZON_MAX_PLAN_AGE = CLAIM_GRACE / 2
-# The horizon stays within the sweep window plus this margin of the database's clock.
+# A sweep acts on a time at most this far past the database's clock.
 CLOCK_SKEW_LIMIT = timedelta(seconds=5)
 CLOCK_WARNING_PERIOD = 60.0
 _last_clock_warning = -CLOCK_WARNING_PERIOD
@@ -143,39 +143,43 @@ def claim_due_routes(now: datetime, window: timedelta, limit: int = 5000) -> lis
 
     Returns one ClaimedCheck per connection, planned at the earliest due time in its group.
     """
-    window_end = now + window
     horizon = lock_claim_horizon(exclusive=True)
-    horizon_end = cap_horizon_end(window_end, window)
-    stale_before = min(now - HORIZON_MAX_PLAN_AGE, horizon_end)
+    now = not_after_database_clock(now)
+    window_end = now + window
+    stale_before = now - HORIZON_MAX_PLAN_AGE
     claimed_from = stale_before if horizon is None else max(horizon, stale_before)
 
     overdue = claim_overdue_routes(now, horizon, stale_before, window_end, limit)
+    overdue_claims = group_claims(overdue.rows, now, overdue.token)
+    if len(overdue.rows) >= limit:
+        # The overdue routes took the whole limit, so the horizon waits for the next sweep.
+        return overdue_claims
+
     rows, claimed_before = routes_from_horizon(
-        now, claimed_from, max(claimed_from, horizon_end), limit - len(overdue.rows)
+        now, claimed_from, max(claimed_from, window_end), limit - len(overdue.rows)
     )
     if horizon is None or claimed_before > horizon:
         upsert_service_state(CLAIM_HORIZON_KEY, sql_timestamp(claimed_before), now)
+    return overdue_claims + group_claims(rows, now, claimed_before=claimed_before)
 
-    return group_claims(overdue.rows, now, overdue.token) + group_claims(rows, now, claimed_before=claimed_before)
 
+def not_after_database_clock(now: datetime) -> datetime:
+    """Return `now`, or the database's time plus CLOCK_SKEW_LIMIT when `now` lies further ahead.
 
-def cap_horizon_end(window_end: datetime, window: timedelta) -> datetime:
-    """Return `window_end`, or the latest end the database's clock allows when this clock runs ahead.
-
-    The horizon never moves back, so a consumer whose clock runs ahead would otherwise push the next
-    check of every route later, for good.
+    Claims compare times that different consumers wrote, and the horizon never moves back. A
+    consumer whose clock runs ahead would otherwise take the checks of others for lost, and push
+    the next check of every route later for good.
     """
     global _last_clock_warning
-    latest = database_time() + window + CLOCK_SKEW_LIMIT
-    if window_end <= latest:
-        return window_end
+    latest = database_time() + CLOCK_SKEW_LIMIT
+    if now <= latest:
+        return now
 
     if time.monotonic() - _last_clock_warning >= CLOCK_WARNING_PERIOD:
         _last_clock_warning = time.monotonic()
         logger.warning(
-            "sweep: this consumer's clock is %.1f s ahead of the database's, so the claim horizon stops at %s",
-            (window_end - latest + CLOCK_SKEW_LIMIT).total_seconds(),
-            latest,
+            "sweep: this consumer's clock is %.1f s ahead of the database's, so sweeps use the database's clock",
+            (now - latest + CLOCK_SKEW_LIMIT).total_seconds(),
         )
     return latest
 
@@ -244,8 +248,8 @@ def claim_overdue_routes(
     }
     due = """
         SELECT id FROM monitored_route
-        WHERE status = 'active' AND departure_at > $now
-          AND (next_check_at < $lost_before OR (next_check_at >= $horizon AND next_check_at < $stale_before))
+        WHERE status = 'active' AND departure_at > $now AND next_check_at < $stale_before
+          AND (next_check_at < $lost_before OR next_check_at >= $horizon)
           AND (claimed_until IS NULL OR claimed_until < $now)
         ORDER BY next_check_at
         LIMIT $limit"""
@@ -276,9 +280,6 @@ def routes_from_horizon(now: datetime, horizon: datetime, window_end: datetime, 
     Returns the rows and the new horizon: `window_end`, or the planned time of the first route
     left out. Routes planned at one instant are never split, so the horizon always moves.
     """
-    if limit <= 0:
-        return [], horizon
-
     select = """
         SELECT id, next_check_at, connection_key FROM monitored_route
         WHERE status = 'active' AND next_check_at >= $horizon AND next_check_at < $window_end

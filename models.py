@@ -74,7 +74,7 @@ class MonitoredRoute(db.Entity):
     # Planned time of the next check; a check moves it on by whole intervals so it never drifts.
     # Sweeps claim the routes planned up to the claim horizon (see checking.claim_due_routes).
     next_check_at = Required(datetime)
-    # The claim of an overdue check, row by row: while it lies ahead, no other sweep claims the route.
+    # A claim row by row, of an overdue check: while it lies ahead, no other sweep claims the route.
     claimed_until = Optional(datetime)
     claim_token = Optional(str, 40)
     last_checked_at = Optional(datetime)

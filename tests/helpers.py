@@ -3,7 +3,10 @@
 import time
 from datetime import datetime, timedelta
 
+from pony.orm import db_session
+
 from fake_regiojet import FakeRegioJetServer
+from models import MonitoredRoute
 from runtime import get_settings
 from timeutil import to_naive_utc, utc_now
 from watches import Connection, CreatedWatch, create_watch
@@ -47,6 +50,17 @@ def watch_connection(
     return create_watch(
         connection_for(route), email, language, list(seat_classes), list(tariffs), now or utc_now(), interval
     )
+
+
+def move_plan_back(route_id: int, by: timedelta) -> None:
+    """Move a route's planned check `by` into the past, as if that much time had passed since the plan.
+
+    Sweeps never act on a time far past the database's clock, so a test makes a check late by moving
+    its plan, not by passing the sweep a later time.
+    """
+    with db_session:
+        route = MonitoredRoute[route_id]
+        route.next_check_at -= by
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):

@@ -9,7 +9,7 @@ import checking
 from models import FOUND, PENDING, MonitoredRoute, Notification
 from runtime import get_regiojet_client
 from tasks import check_route_batch
-from tests.helpers import watch_connection
+from tests.helpers import move_plan_back, watch_connection
 from timeutil import utc_now
 
 INTERVAL = timedelta(seconds=20)
@@ -206,12 +206,13 @@ def test_check_route_batch_skips_route_claimed_again(fake_api):
     fake_api.sell_out(route["id"])
     created = watch_connection(route, "anna@example.com")
     (first,) = checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
-    # The first claim lapses before its batch runs, and a later sweep claims the route again.
-    later = utc_now() + INTERVAL + checking.CLAIM_GRACE + timedelta(seconds=1)
-    (second,) = checking.claim_due_routes(later, checking.SWEEP_LOOKAHEAD)
+    # The first claim's batch has not run when the check is overdue, and a later sweep claims the
+    # route again.
+    move_plan_back(created.route_id, checking.CLAIM_GRACE + timedelta(seconds=1))
+    (second,) = checking.claim_due_routes(utc_now(), checking.SWEEP_LOOKAHEAD)
     fake_api.reset_requests()
 
-    check_route_batch.call_local((created.route_id,), first.claim_token)
+    check_route_batch.call_local((created.route_id,), first.claim_token, first.claimed_before)
 
     assert detail_request_count(fake_api) == 0
     assert route_row(created.route_id)["claim_token"] == second.claim_token

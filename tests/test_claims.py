@@ -11,7 +11,7 @@ from models import MonitoredRoute, ServiceState
 from regiojet_client import TemporaryRegioJetError
 from request_budget import RequestBudgetExceeded
 from tasks import check_route_batch
-from tests.helpers import wait_until, watch_connection
+from tests.helpers import move_plan_back, wait_until, watch_connection
 from timeutil import utc_now
 
 INTERVAL = timedelta(seconds=20)
@@ -107,21 +107,22 @@ def test_claim_limit_keeps_routes_of_one_instant_together(fake_api):
 
 def test_claim_overdue_route_row_by_row(fake_api):
     (route_id,) = watch_routes(fake_api, 1)
-    now = utc_now()
-    checking.claim_due_routes(now, WINDOW)
+    checking.claim_due_routes(utc_now(), WINDOW)
     # Its batch task was lost: the route stays planned behind the horizon until its check is overdue.
-    overdue_at = now + checking.CLAIM_GRACE + timedelta(seconds=1)
-    assert checking.claim_due_routes(overdue_at - timedelta(seconds=2), WINDOW) == []
+    move_plan_back(route_id, checking.CLAIM_GRACE - timedelta(seconds=1))
+    assert checking.claim_due_routes(utc_now(), WINDOW) == []
+    move_plan_back(route_id, timedelta(seconds=2))
+    now = utc_now()
 
-    (claim,) = checking.claim_due_routes(overdue_at, WINDOW)
+    (claim,) = checking.claim_due_routes(now, WINDOW)
 
     assert claim.route_ids == (route_id,)
     assert claim.claim_token != ""
     assert claim.claimed_before is None
     row = route_row(route_id)
     assert row["claim_token"] == claim.claim_token
-    assert row["claimed_until"] == overdue_at + WINDOW + checking.CLAIM_GRACE
-    assert checking.claim_due_routes(overdue_at + checking.SWEEP_PERIOD, WINDOW) == []
+    assert row["claimed_until"] == now + WINDOW + checking.CLAIM_GRACE
+    assert checking.claim_due_routes(utc_now(), WINDOW) == []
 
 
 def test_claim_stale_horizon_row_by_row(fake_api):
@@ -140,12 +141,14 @@ def test_claim_stale_horizon_row_by_row(fake_api):
 
 def test_claim_limit_spent_on_overdue_routes(fake_api):
     lost, fresh = watch_routes(fake_api, 2)
-    now = utc_now()
-    plan_routes({lost: now - timedelta(seconds=100), fresh: now})
+    checking.claim_due_routes(utc_now(), WINDOW)
+    horizon = claim_horizon()
+    plan_routes({lost: utc_now() - timedelta(seconds=100), fresh: horizon})
 
-    assert claimed_ids(checking.claim_due_routes(now, WINDOW, limit=1)) == [lost]
+    assert claimed_ids(checking.claim_due_routes(utc_now(), WINDOW, limit=1)) == [lost]
+    assert claim_horizon() == horizon
 
-    assert claimed_ids(checking.claim_due_routes(now, WINDOW, limit=1)) == [fresh]
+    assert claimed_ids(checking.claim_due_routes(utc_now(), WINDOW, limit=1)) == [fresh]
 
 
 def test_claim_leaves_live_claim_of_older_release(fake_api):
@@ -155,22 +158,24 @@ def test_claim_leaves_live_claim_of_older_release(fake_api):
         MonitoredRoute[route_id].set(next_check_at=now, claim_token="older", claimed_until=now + timedelta(seconds=60))
 
     assert checking.claim_due_routes(now, WINDOW) == []
-    # Its task was lost: the route is claimed again once its check is overdue.
-    overdue_at = now + checking.CLAIM_GRACE + timedelta(seconds=1)
-    assert claimed_ids(checking.claim_due_routes(overdue_at, WINDOW)) == [route_id]
+    # Its task was lost: once its claim has lapsed and its check is overdue, a sweep claims it again.
+    with db_session:
+        MonitoredRoute[route_id].claimed_until = utc_now() - timedelta(seconds=1)
+    move_plan_back(route_id, checking.CLAIM_GRACE + timedelta(seconds=1))
+    assert claimed_ids(checking.claim_due_routes(utc_now(), WINDOW)) == [route_id]
 
 
-def test_claim_horizon_capped_at_database_clock(fake_api, caplog, monkeypatch):
-    (route_id,) = watch_routes(fake_api, 1)
+def test_claim_clock_ahead_uses_database_clock(fake_api, caplog, monkeypatch):
+    due, later = watch_routes(fake_api, 2)
     ahead = utc_now() + timedelta(hours=1)
-    plan_routes({route_id: ahead + timedelta(seconds=1)})
+    plan_routes({later: utc_now() + timedelta(minutes=30)})
     # The warning comes at most once a minute, and other tests may have logged it already.
     monkeypatch.setattr(checking, "_last_clock_warning", -checking.CLOCK_WARNING_PERIOD)
 
     with caplog.at_level(logging.WARNING, logger="checking"):
         claims = checking.claim_due_routes(ahead, WINDOW)
 
-    assert claims == []
+    assert [(claim.route_ids, claim.claim_token) for claim in claims] == [((due,), "")]
     assert claim_horizon() <= utc_now() + WINDOW + checking.CLOCK_SKEW_LIMIT
     assert "clock is" in caplog.text
 

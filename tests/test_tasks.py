@@ -16,7 +16,7 @@ from tasks import (
     schedule_route_checks,
     send_notification_email,
 )
-from tests.helpers import upcoming_connection, wait_until, watch_connection
+from tests.helpers import move_plan_back, upcoming_connection, wait_until, watch_connection
 from timeutil import utc_now
 
 INTERVAL = timedelta(seconds=20)
@@ -85,9 +85,9 @@ def test_claim_lost_check_due_after_lease(fake_api):
     # The queued check is lost (worker killed, queue emptied): nothing releases the claim.
     huey_app.huey.flush()
 
-    assert checking.claim_due_routes(now + INTERVAL, INTERVAL) == []
-    after_lease = now + INTERVAL + checking.CLAIM_GRACE + timedelta(seconds=1)
-    assert [claim.route_id for claim in checking.claim_due_routes(after_lease, INTERVAL)] == [created.route_id]
+    assert checking.claim_due_routes(utc_now(), INTERVAL) == []
+    move_plan_back(created.route_id, checking.CLAIM_GRACE + timedelta(seconds=1))
+    assert [claim.route_id for claim in checking.claim_due_routes(utc_now(), INTERVAL)] == [created.route_id]
 
 
 def test_check_no_seats_advances_plan(fake_api):
