@@ -403,7 +403,7 @@ def check_route(route_id: int, client: RegioJetClient, currency: str, interval: 
     results, without_seats = record_finds(targets, detail, currency, now)
     # Every route of the group follows the first one's plan, so they stay checked together.
     next_check_at = next_planned_time(targets[0].next_check_at, interval, now)
-    results += record_no_seats([(target, next_check_at) for target in without_seats], now, interval)
+    results += record_no_seats([(target, next_check_at) for target in without_seats], now)
     for result in results:
         result.detail = detail
     return results
@@ -709,18 +709,18 @@ def check_routes(
         next_check_at = next_planned_time(group[0].next_check_at, interval, now)
         without_seats += [(target, next_check_at) for target in unsatisfied]
 
-    results += record_no_seats(without_seats, now, interval)
+    results += record_no_seats(without_seats, now)
     return results
 
 
 @db_session
-def record_no_seats(
-    plans: list[tuple[CheckTarget, datetime]], now: datetime, interval: timedelta
-) -> list[CheckResult]:
+def record_no_seats(plans: list[tuple[CheckTarget, datetime]], now: datetime) -> list[CheckResult]:
     """Record checks that found too few seats: set each route's next planned check, release its claim.
 
     Takes (route, next planned check) pairs and writes them all with one statement. A plan behind
-    the claim horizon moves on by whole intervals, so routes of one connection keep one plan.
+    the claim horizon, after a check that ran late, moves forward to the horizon, so the next check
+    comes as soon as it can. Routes of one connection get one plan here, and a sweep claims routes
+    of one connection together, so they keep one plan.
     """
     if not plans:
         return []
@@ -728,7 +728,7 @@ def record_no_seats(
     horizon = lock_claim_horizon(exclusive=False)
     rows = json.dumps(
         [
-            {"route_id": target.route_id, "planned_at": sql_timestamp(plan_after_horizon(next_check_at, horizon, interval))}
+            {"route_id": target.route_id, "planned_at": sql_timestamp(plan_after_horizon(next_check_at, horizon))}
             for target, next_check_at in plans
         ]
     )

@@ -107,7 +107,7 @@ def record_checks(route_ids: list[int], interval: timedelta) -> None:
         for group in checking.load_batch_targets(route_ids)
         for target in group
     ]
-    checking.record_no_seats(plans, now, interval)
+    checking.record_no_seats(plans, now)
 
 
 def main() -> int:

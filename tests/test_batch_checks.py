@@ -150,7 +150,7 @@ def test_record_no_seats_leaves_route_ended_meanwhile(fake_api):
         MonitoredRoute[ended.route_id].status = "cancelled"
     next_check_at = utc_now().replace(microsecond=0) + INTERVAL
 
-    results = checking.record_no_seats([(group[0], next_check_at) for group in groups], utc_now(), INTERVAL)
+    results = checking.record_no_seats([(group[0], next_check_at) for group in groups], utc_now())
 
     assert {result.route_id: result.outcome for result in results} == {active.route_id: "no_seats", ended.route_id: "skipped"}
     assert route_row(active.route_id)["next_check_at"] == next_check_at

@@ -224,9 +224,25 @@ def test_no_seats_behind_horizon_moves_plan(fake_api):
     checking.claim_due_routes(now, WINDOW)
     (target,) = checking.load_check_targets(route_id)
 
-    checking.record_no_seats([(target, now + timedelta(seconds=1))], now, INTERVAL)
+    checking.record_no_seats([(target, now + timedelta(seconds=1))], now)
 
-    assert route_row(route_id)["next_check_at"] == now + timedelta(seconds=1) + INTERVAL
+    assert route_row(route_id)["next_check_at"] == now + WINDOW
+
+
+def test_late_check_keeps_connection_routes_together(fake_api):
+    (route,) = direct_routes(fake_api, 1)
+    fake_api.sell_out(route["id"])
+    relax = watch_connection(route, "anna@example.com", seat_classes=("C1",)).route_id
+    business = watch_connection(route, "bob@example.com", seat_classes=("C2",)).route_id
+    # Their plans drifted apart by a second, and the check runs late.
+    now = utc_now()
+    plan_routes({relax: now - INTERVAL, business: now - INTERVAL + timedelta(seconds=1)})
+
+    (batch,) = checking.plan_batches(checking.claim_due_routes(now, WINDOW))
+    check_route_batch.call_local(batch.route_ids, batch.claim_token, batch.claimed_before)
+
+    assert route_row(relax)["next_check_at"] == route_row(business)["next_check_at"]
+    assert route_row(relax)["next_check_at"] >= batch.claimed_before
 
 
 def test_new_route_planned_at_horizon(fake_api):
