@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from pony.orm import db_session
 
 from fake_regiojet import FakeRegioJetServer
-from models import MonitoredRoute
+from checking import CLAIM_HORIZON_KEY
+from models import MonitoredRoute, ServiceState
 from runtime import get_settings
 from timeutil import to_naive_utc, utc_now
 from watches import Connection, CreatedWatch, create_watch
@@ -50,6 +51,28 @@ def watch_connection(
     return create_watch(
         connection_for(route), email, language, list(seat_classes), list(tariffs), now or utc_now(), interval
     )
+
+
+def direct_routes(fake_api, count: int) -> list[dict]:
+    """Return `count` routes of the fake API without transfers, departing more than a day from now."""
+    cutoff = (utc_now() + timedelta(days=1)).isoformat()
+    routes = [r for r in fake_api.routes() if r["transfersCount"] == 0 and not r["support"]]
+    return [r for r in routes if r["stops"][0]["time"] > cutoff][:count]
+
+
+def detail_request_count(fake_api) -> int:
+    paths = fake_api.requests_made()["paths"]
+    return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
+
+
+def route_row(route_id: int) -> dict:
+    with db_session:
+        return MonitoredRoute[route_id].to_dict()
+
+
+def claim_horizon() -> datetime:
+    with db_session:
+        return datetime.fromisoformat(ServiceState[CLAIM_HORIZON_KEY].value)
 
 
 def move_plan_back(route_id: int, by: timedelta) -> None:

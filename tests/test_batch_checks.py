@@ -9,7 +9,13 @@ import checking
 from models import FOUND, PENDING, MonitoredRoute, Notification
 from runtime import get_regiojet_client
 from tasks import check_route_batch
-from tests.helpers import move_plan_back, watch_connection
+from tests.helpers import (
+    detail_request_count,
+    direct_routes,
+    move_plan_back,
+    route_row,
+    watch_connection,
+)
 from timeutil import utc_now
 
 INTERVAL = timedelta(seconds=20)
@@ -20,26 +26,10 @@ def claim(route_id: int, seconds: float, claim_token: str = "") -> checking.Clai
     return checking.ClaimedCheck(route_id, START + timedelta(seconds=seconds), (route_id,), claim_token, START)
 
 
-def route_row(route_id: int) -> dict:
-    with db_session:
-        return MonitoredRoute[route_id].to_dict()
-
-
-def detail_request_count(fake_api) -> int:
-    paths = fake_api.requests_made()["paths"]
-    return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
-
-
 def check_routes_now(route_ids: list[int], now: datetime | None = None) -> list[checking.CheckResult]:
     """Run `checking.check_routes` on a thread pool of its own, as a batch task does."""
     with ThreadPoolExecutor(max_workers=4) as executor:
         return checking.check_routes(route_ids, executor, get_regiojet_client, "CZK", INTERVAL, now or utc_now())
-
-
-def direct_routes(fake_api, count: int) -> list[dict]:
-    cutoff = (utc_now() + timedelta(days=1)).isoformat()
-    routes = [r for r in fake_api.routes() if r["transfersCount"] == 0 and not r["support"]]
-    return [r for r in routes if r["stops"][0]["time"] > cutoff][:count]
 
 
 def test_plan_batches_joins_claims_within_one_span():

@@ -7,21 +7,23 @@ from datetime import datetime, timedelta
 from pony.orm import db_session
 
 import checking
-from models import MonitoredRoute, ServiceState
+from models import MonitoredRoute
 from regiojet_client import TemporaryRegioJetError
 from request_budget import RequestBudgetExceeded
 from tasks import check_route_batch
-from tests.helpers import move_plan_back, wait_until, watch_connection
+from tests.helpers import (
+    claim_horizon,
+    detail_request_count,
+    direct_routes,
+    move_plan_back,
+    route_row,
+    wait_until,
+    watch_connection,
+)
 from timeutil import utc_now
 
 INTERVAL = timedelta(seconds=20)
 WINDOW = checking.SWEEP_LOOKAHEAD
-
-
-def direct_routes(fake_api, count: int) -> list[dict]:
-    cutoff = (utc_now() + timedelta(days=1)).isoformat()
-    routes = [r for r in fake_api.routes() if r["transfersCount"] == 0 and not r["support"]]
-    return [r for r in routes if r["stops"][0]["time"] > cutoff][:count]
 
 
 def watch_routes(fake_api, count: int) -> list[int]:
@@ -37,23 +39,8 @@ def plan_routes(plans: dict[int, datetime]) -> None:
             MonitoredRoute[route_id].next_check_at = planned_at
 
 
-def route_row(route_id: int) -> dict:
-    with db_session:
-        return MonitoredRoute[route_id].to_dict()
-
-
-def claim_horizon() -> datetime:
-    with db_session:
-        return datetime.fromisoformat(ServiceState[checking.CLAIM_HORIZON_KEY].value)
-
-
 def claimed_ids(claims: list[checking.ClaimedCheck]) -> list[int]:
     return [route_id for claim in claims for route_id in claim.route_ids]
-
-
-def detail_request_count(fake_api) -> int:
-    paths = fake_api.requests_made()["paths"]
-    return sum(count for path, count in paths.items() if path.startswith("/restapi/routes/"))
 
 
 def test_claim_by_horizon_writes_no_route(fake_api):

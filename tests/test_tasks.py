@@ -1,13 +1,13 @@
 """The Huey tasks on the selected backend, run by a real consumer or called in-process."""
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pony.orm import db_session
 
 import checking
 import huey_app
-from models import EXPIRED, FAILED, FOUND, NOTIFICATION_FAILED, PENDING, SENT, MonitoredRoute, Notification, ServiceState
+from models import EXPIRED, FAILED, FOUND, NOTIFICATION_FAILED, PENDING, SENT, MonitoredRoute, Notification
 from tasks import (
     check_single_route,
     expire_past_routes,
@@ -16,20 +16,17 @@ from tasks import (
     schedule_route_checks,
     send_notification_email,
 )
-from tests.helpers import move_plan_back, upcoming_connection, wait_until, watch_connection
+from tests.helpers import (
+    claim_horizon,
+    move_plan_back,
+    route_row,
+    upcoming_connection,
+    wait_until,
+    watch_connection,
+)
 from timeutil import utc_now
 
 INTERVAL = timedelta(seconds=20)
-
-
-def route_row(route_id: int) -> dict:
-    with db_session:
-        return MonitoredRoute[route_id].to_dict()
-
-
-def claim_horizon() -> datetime:
-    with db_session:
-        return datetime.fromisoformat(ServiceState[checking.CLAIM_HORIZON_KEY].value)
 
 
 def notifications() -> list[dict]:
